@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs, from Debian bookworm's packages only, exactly what fjord's build and
+# test suite need. Does nothing (and touches no network) when all are present.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build ccache pkg-config
+  # log/: batch codecs and utilities
+  libabsl-dev libfmt-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev
+  libspdlog-dev libcli11-dev
+  # tests and benchmarks
+  catch2 libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

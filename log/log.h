@@ -1,0 +1,165 @@
+// Log: one topic-partition's append-only log, a directory of segments.
+// Appends assign offsets and stamp them into the batches (the CRC stays
+// valid: the base offset is outside it), roll segments on size, age or full
+// indexes, and flush per the flush policy. Reads return whole batches as
+// zero-copy views. Open recovers after an unclean stop by scanning only what
+// was not flushed.
+//
+// Thread-safe: appends, flushes and truncation take the log's lock
+// exclusively; reads and lookups take it shared.
+#ifndef FJORD_LOG_LOG_H_
+#define FJORD_LOG_LOG_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "log/clock.h"
+#include "log/file_system.h"
+#include "log/log_config.h"
+#include "log/segment.h"
+#include "log/types.h"
+
+namespace fjord::log {
+
+// Everything at offsets below `offset` is durable. It lies in the segment
+// with base `segment_base` at byte `position` (where the batch with base
+// `offset` starts, or will). Recovery trusts segments before it and scans
+// from `position` on. {0, 0, 0} trusts nothing.
+struct RecoveryPoint {
+  Offset offset{0};
+  Offset segment_base{0};
+  uint64_t position = 0;
+  friend bool operator==(const RecoveryPoint&, const RecoveryPoint&) = default;
+};
+
+struct LogOptions {
+  FileSystem* fs = PosixFileSystem();  // must outlive the log
+  Clock* clock = SystemClock::Get();   // must outlive the log
+};
+
+struct AppendInfo {
+  Offset first_offset;
+  Offset last_offset;
+  int64_t max_timestamp = -1;
+  int64_t append_time_ms = 0;  // broker time of the append
+  uint64_t bytes = 0;
+  int batches = 0;
+};
+
+// Whole batches from one segment. `mapping` keeps `bytes` valid for as long
+// as the result lives, across rolls, truncation and deletion.
+struct ReadResult {
+  std::shared_ptr<const Mapping> mapping;
+  std::span<const uint8_t> bytes;
+  Offset next_offset;  // the offset after the last returned batch
+  Offset log_start_offset;
+  Offset log_end_offset;
+};
+
+// What opening found and did.
+struct OpenReport {
+  int segments = 0;
+  uint64_t bytes = 0;
+  bool recovered = false;        // any segment was scanned
+  uint64_t bytes_scanned = 0;    // bytes CRC-checked by recovery
+  uint64_t bytes_truncated = 0;  // torn/corrupt bytes dropped
+  int segments_dropped = 0;      // later segments dropped after a gap
+};
+
+class Log {
+ public:
+  // Opens (creating if empty or missing) the log in `dir`. With
+  // `clean_shutdown` every segment is trusted as-is; otherwise segments from
+  // `recovery_point` on are scanned and cut at the first bad batch.
+  static absl::StatusOr<std::unique_ptr<Log>> Open(
+      const std::string& dir, const LogConfig& config,
+      const LogOptions& options, const RecoveryPoint& recovery_point,
+      bool clean_shutdown, OpenReport* report = nullptr);
+
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+  ~Log();
+
+  // Validates `records` (one or more whole RecordBatch v2 with good CRCs,
+  // each within max.message.bytes), assigns them the next offsets by
+  // stamping their base offsets in place, and appends them. On failure
+  // nothing is appended: the log stays readable and appendable, and a
+  // retry after the cause (a full disk, say) is gone succeeds.
+  absl::StatusOr<AppendInfo> Append(std::span<uint8_t> records);
+
+  // Whole batches starting with the one that contains `start`: at least one
+  // batch (even if larger than `max_bytes`) when any lies below
+  // `max_offset` (default: the log end), then more while within
+  // `max_bytes`. Stays within one segment. `start` == end (or at/after
+  // max_offset) gives an empty result; outside [log start, log end] is
+  // kOutOfRange; a corrupt first batch is kDataLoss.
+  absl::StatusOr<ReadResult> Read(
+      Offset start, size_t max_bytes,
+      std::optional<Offset> max_offset = std::nullopt) const;
+
+  // The first record whose timestamp is >= `ts`: its offset and timestamp,
+  // or nullopt when every record is older.
+  absl::StatusOr<std::optional<std::pair<Offset, int64_t>>>
+  FindOffsetByTimestamp(int64_t ts) const;
+
+  Offset log_start_offset() const;
+  Offset log_end_offset() const;
+  uint64_t size_bytes() const;
+  int segment_count() const;
+  RecoveryPoint recovery_point() const;
+  uint64_t unflushed_bytes() const;
+  const std::string& dir() const { return dir_; }
+
+  // Makes every append so far durable and advances the recovery point.
+  absl::Status Flush();
+  // Flushes when flush.ms has passed since the oldest unflushed append.
+  absl::Status MaybeFlush();
+  // Starts a new segment now (if the active one is not empty).
+  absl::Status Roll();
+  // Removes every batch at or after `offset` (a batch that straddles it
+  // goes whole); returns the new log end offset. Durable on return.
+  absl::StatusOr<Offset> Truncate(Offset offset);
+  // Applies new settings; size and time limits apply from the next append.
+  absl::Status SetConfig(const LogConfig& config);
+  LogConfig config() const;
+  // Flushes, seals the active segment (trimming its files) and refuses
+  // further appends: what a clean shutdown leaves behind.
+  absl::Status Close();
+  // Closes and removes every file of the log, and the directory.
+  absl::Status DeleteFiles();
+
+ private:
+  Log(std::string dir, const LogConfig& config, const LogOptions& options);
+  Segment& active() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return *segments_.rbegin()->second;
+  }
+  const Segment& active_const() const ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return *segments_.rbegin()->second;
+  }
+  absl::Status RollLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool ShouldTimeRoll() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  const std::string dir_;
+  const LogOptions options_;
+  mutable absl::Mutex mu_;
+  LogConfig config_ ABSL_GUARDED_BY(mu_);
+  // base offset -> segment; never empty once opened. The last is active.
+  std::map<Offset, std::unique_ptr<Segment>> segments_ ABSL_GUARDED_BY(mu_);
+  RecoveryPoint recovery_point_ ABSL_GUARDED_BY(mu_);
+  uint64_t unflushed_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t first_unflushed_ms_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace fjord::log
+
+#endif  // FJORD_LOG_LOG_H_

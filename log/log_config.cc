@@ -1,0 +1,98 @@
+#include "log/log_config.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "log/strings.h"
+
+namespace fjord::log {
+
+absl::Status LogConfig::Validate() const {
+  if (segment_bytes < 14 || segment_bytes > (uint64_t{1} << 31) - 1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "segment.bytes must be in [14, 2147483647], got %d", segment_bytes));
+  }
+  if (segment_ms == 0 || segment_ms < -1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "segment.ms must be positive or -1, got %d", segment_ms));
+  }
+  if (segment_index_bytes < 24) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "segment.index.bytes must be at least 24, got %d",
+        segment_index_bytes));
+  }
+  if (flush_bytes == 0 || flush_bytes < -1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "flush.bytes must be positive or -1, got %d", flush_bytes));
+  }
+  if (flush_ms < -1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "flush.ms must be >= 0 or -1, got %d", flush_ms));
+  }
+  if (max_message_bytes < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "max.message.bytes must be >= 0, got %d", max_message_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LogConfig::Set(std::string_view key_in, std::string_view value_in) {
+  const absl::string_view key = ToAbsl(key_in), value = ToAbsl(value_in);
+  auto as_i64 = [&](int64_t* out) -> absl::Status {
+    if (!absl::SimpleAtoi(value, out)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid value '", value, "' for ", key, ": not an integer"));
+    }
+    return absl::OkStatus();
+  };
+  int64_t v = 0;
+  if (key == "preallocate" || key == "verify.crc.on.read") {
+    bool b;
+    if (!absl::SimpleAtob(value, &b)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid value '", value, "' for ", key, ": not a boolean"));
+    }
+    (key == "preallocate" ? preallocate : verify_crc_on_read) = b;
+    return Validate();
+  }
+  absl::Status s = as_i64(&v);
+  if (!s.ok() && (key == "segment.bytes" || key == "segment.ms" ||
+                  key == "segment.index.bytes" ||
+                  key == "index.interval.bytes" || key == "flush.bytes" ||
+                  key == "flush.ms" || key == "max.message.bytes")) {
+    return s;
+  }
+  LogConfig next = *this;
+  if (key == "segment.bytes") {
+    next.segment_bytes = static_cast<uint64_t>(std::max<int64_t>(v, 0));
+  } else if (key == "segment.ms") {
+    next.segment_ms = v;
+  } else if (key == "segment.index.bytes") {
+    next.segment_index_bytes = static_cast<uint64_t>(std::max<int64_t>(v, 0));
+  } else if (key == "index.interval.bytes") {
+    if (v < 0 || v > INT32_MAX) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("index.interval.bytes out of range: ", v));
+    }
+    next.index_interval_bytes = static_cast<uint32_t>(v);
+  } else if (key == "flush.bytes") {
+    next.flush_bytes = v;
+  } else if (key == "flush.ms") {
+    next.flush_ms = v;
+  } else if (key == "max.message.bytes") {
+    next.max_message_bytes = v;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown log config '", key, "'"));
+  }
+  if (key == "segment.bytes" && v < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("segment.bytes must be positive, got ", v));
+  }
+
+  if (absl::Status vs = next.Validate(); !vs.ok()) return vs;
+  *this = next;
+  return absl::OkStatus();
+}
+
+}  // namespace fjord::log

@@ -1,0 +1,236 @@
+#include "log/log_manager.h"
+
+#include <chrono>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "log/strings.h"
+#include "log/checkpoint.h"
+#include "log/file_names.h"
+#include "log/status_macros.h"
+#include "spdlog/spdlog.h"
+
+namespace fjord::log {
+
+std::string LogManager::PathOf(const TopicPartition& tp) const {
+  return absl::StrCat(options_.data_dir, "/", PartitionDirName(tp));
+}
+
+absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(
+    const LogManagerOptions& options, StartupReport* report) {
+  RETURN_IF_ERROR(options.default_config.Validate());
+  StartupReport local;
+  if (report == nullptr) report = &local;
+  *report = StartupReport{};
+  auto started = std::chrono::steady_clock::now();
+  FileSystem* fs = options.log_options.fs;
+  const std::string& dir = options.data_dir;
+  RETURN_IF_ERROR(fs->CreateDir(dir));
+  std::unique_ptr<LogManager> m(new LogManager(options));
+  ASSIGN_OR_RETURN(m->lock_,
+                   fs->Lock(absl::StrCat(dir, "/", ToAbsl(kLockFileName))));
+
+  const std::string marker = absl::StrCat(dir, "/", ToAbsl(kCleanShutdownFileName));
+  const std::string checkpoint = absl::StrCat(dir, "/", ToAbsl(kRecoveryPointFileName));
+  report->clean_shutdown = fs->Exists(marker);
+  RecoveryPoints points;
+  auto read = ReadRecoveryPoints(fs, checkpoint);
+  if (read.ok()) {
+    points = std::move(*read);
+    report->checkpoint_found = true;
+  } else if (!absl::IsNotFound(read.status())) {
+    // Without trustworthy recovery points every segment is scanned: slower,
+    // never wrong.
+    spdlog::warn("{}: {}; recovering every segment", dir,
+                 read.status().message());
+    report->clean_shutdown = false;
+  }
+
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(dir));
+  for (const auto& name : names) {
+    std::string path = absl::StrCat(dir, "/", name);
+    if (absl::EndsWith(name, ToAbsl(kDeletedDirSuffix))) {
+      RETURN_IF_ERROR(fs->RemoveAll(path));
+      continue;
+    }
+    if (!fs->IsDirectory(path)) continue;
+    auto tp = ParsePartitionDirName(name);
+    if (!tp) {
+      spdlog::warn("{}: ignoring directory that is not a partition", path);
+      continue;
+    }
+    RecoveryPoint rp;
+    if (auto it = points.find(*tp); it != points.end()) rp = it->second;
+    OpenReport r;
+    auto log = Log::Open(path, options.default_config, options.log_options, rp,
+                         report->clean_shutdown, &r);
+    if (!log.ok()) {
+      return absl::Status(log.status().code(),
+                          absl::StrCat("opening ", path, ": ",
+                                       log.status().message()));
+    }
+    report->bytes += r.bytes;
+    report->bytes_scanned += r.bytes_scanned;
+    report->bytes_truncated += r.bytes_truncated;
+    m->logs_.emplace(*tp, std::shared_ptr<Log>(std::move(*log)));
+  }
+  report->logs = static_cast<int>(m->logs_.size());
+
+  // From here on the state on disk is no longer that of a clean stop.
+  if (fs->Exists(marker)) {
+    RETURN_IF_ERROR(fs->Remove(marker));
+    RETURN_IF_ERROR(fs->SyncDir(dir));
+  }
+  RETURN_IF_ERROR(m->CheckpointRecoveryPoints());
+  if (options.start_flusher) {
+    m->flusher_ = std::thread([p = m.get()] { p->FlusherLoop(); });
+  }
+  report->elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+  spdlog::info("{}: opened {} logs ({} bytes) in {} ms after a {} stop; "
+               "recovery scanned {} bytes and discarded {}",
+               dir, report->logs, report->bytes, report->elapsed_ms,
+               report->clean_shutdown ? "clean" : "unclean",
+               report->bytes_scanned, report->bytes_truncated);
+  return m;
+}
+
+LogManager::~LogManager() {
+  {
+    absl::MutexLock l(&stop_mu_);
+    stop_ = true;
+  }
+  if (flusher_.joinable()) flusher_.join();
+}
+
+void LogManager::FlusherLoop() {
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  for (;;) {
+    {
+      absl::MutexLock l(&stop_mu_);
+      auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(stop_mu_) {
+        return stop_;
+      };
+      if (stop_mu_.AwaitWithTimeout(
+              absl::Condition(&stopped),
+              absl::Milliseconds(options_.flush_check_interval_ms))) {
+        return;
+      }
+    }
+    std::vector<std::shared_ptr<Log>> logs;
+    {
+      absl::ReaderMutexLock l(&mu_);
+      for (const auto& [tp, log] : logs_) logs.push_back(log);
+    }
+    for (const auto& log : logs) {
+      absl::Status s = log->MaybeFlush();
+      if (!s.ok()) spdlog::error("{}: flush failed: {}", log->dir(), s.message());
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_checkpoint >=
+        std::chrono::milliseconds(options_.checkpoint_interval_ms)) {
+      absl::Status s = CheckpointRecoveryPoints();
+      if (!s.ok()) spdlog::error("checkpoint failed: {}", s.message());
+      last_checkpoint = now;
+    }
+  }
+}
+
+std::shared_ptr<Log> LogManager::Get(const TopicPartition& tp) const {
+  absl::ReaderMutexLock l(&mu_);
+  auto it = logs_.find(tp);
+  return it == logs_.end() ? nullptr : it->second;
+}
+
+absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreate(
+    const TopicPartition& tp, const std::optional<LogConfig>& config) {
+  if (!IsValidTopicName(tp.topic)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid topic name '", tp.topic,
+        "': use 1-249 characters of [a-zA-Z0-9._-]"));
+  }
+  if (tp.partition < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid partition ", tp.partition));
+  }
+  absl::MutexLock l(&mu_);
+  if (auto it = logs_.find(tp); it != logs_.end()) return it->second;
+  ASSIGN_OR_RETURN(auto log,
+                   Log::Open(PathOf(tp), config.value_or(options_.default_config),
+                             options_.log_options, RecoveryPoint{},
+                             /*clean_shutdown=*/false));
+  RETURN_IF_ERROR(options_.log_options.fs->SyncDir(options_.data_dir));
+  std::shared_ptr<Log> shared(std::move(log));
+  logs_.emplace(tp, shared);
+  return shared;
+}
+
+absl::Status LogManager::Delete(const TopicPartition& tp) {
+  std::shared_ptr<Log> log;
+  {
+    absl::MutexLock l(&mu_);
+    auto it = logs_.find(tp);
+    if (it == logs_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no log for partition ", tp.ToString()));
+    }
+    log = std::move(it->second);
+    logs_.erase(it);
+  }
+  FileSystem* fs = options_.log_options.fs;
+  std::string deleted = absl::StrFormat(
+      "%s.%d%s", PathOf(tp), options_.log_options.clock->NowMs(),
+      kDeletedDirSuffix);
+  RETURN_IF_ERROR(fs->Rename(PathOf(tp), deleted));
+  RETURN_IF_ERROR(fs->SyncDir(options_.data_dir));
+  return fs->RemoveAll(deleted);
+}
+
+std::vector<TopicPartition> LogManager::List() const {
+  absl::ReaderMutexLock l(&mu_);
+  std::vector<TopicPartition> out;
+  for (const auto& [tp, log] : logs_) out.push_back(tp);
+  return out;
+}
+
+absl::Status LogManager::FlushAll() {
+  absl::ReaderMutexLock l(&mu_);
+  for (const auto& [tp, log] : logs_) RETURN_IF_ERROR(log->Flush());
+  return absl::OkStatus();
+}
+
+absl::Status LogManager::CheckpointRecoveryPoints() {
+  absl::MutexLock cl(&checkpoint_mu_);
+  RecoveryPoints points;
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (const auto& [tp, log] : logs_) points[tp] = log->recovery_point();
+  }
+  return WriteRecoveryPoints(
+      options_.log_options.fs,
+      absl::StrCat(options_.data_dir, "/", ToAbsl(kRecoveryPointFileName)), points);
+}
+
+absl::Status LogManager::Close() {
+  if (closed_) return absl::OkStatus();
+  {
+    absl::MutexLock l(&stop_mu_);
+    stop_ = true;
+  }
+  if (flusher_.joinable()) flusher_.join();
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (const auto& [tp, log] : logs_) RETURN_IF_ERROR(log->Close());
+  }
+  RETURN_IF_ERROR(CheckpointRecoveryPoints());
+  RETURN_IF_ERROR(options_.log_options.fs->WriteFileAtomically(
+      absl::StrCat(options_.data_dir, "/", ToAbsl(kCleanShutdownFileName)),
+      "clean\n"));
+  closed_ = true;
+  lock_.reset();
+  return absl::OkStatus();
+}
+
+}  // namespace fjord::log

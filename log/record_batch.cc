@@ -1,0 +1,258 @@
+#include "log/record_batch.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "absl/strings/str_format.h"
+#include "log/crc32c.h"
+#include "log/internal/endian.h"
+#include "log/internal/varint.h"
+#include "log/status_macros.h"
+
+namespace fjord::log {
+
+using internal::LoadBE;
+using internal::StoreBE;
+namespace L = batch_layout;
+
+absl::StatusOr<BatchHeader> ParseBatchHeader(const uint8_t* data,
+                                             size_t available) {
+  if (available < L::kHeaderSize) {
+    return absl::DataLossError(absl::StrFormat(
+        "truncated batch header: %d of %d bytes", available, L::kHeaderSize));
+  }
+  BatchHeader h;
+  h.base_offset = LoadBE<int64_t>(data + L::kBaseOffset);
+  h.batch_length = LoadBE<int32_t>(data + L::kBatchLength);
+  h.partition_leader_epoch = LoadBE<int32_t>(data + L::kPartitionLeaderEpoch);
+  h.magic = static_cast<int8_t>(data[L::kMagic]);
+  h.crc = LoadBE<uint32_t>(data + L::kCrc);
+  h.attributes = LoadBE<int16_t>(data + L::kAttributes);
+  h.last_offset_delta = LoadBE<int32_t>(data + L::kLastOffsetDelta);
+  h.base_timestamp = LoadBE<int64_t>(data + L::kBaseTimestamp);
+  h.max_timestamp = LoadBE<int64_t>(data + L::kMaxTimestamp);
+  h.producer_id = LoadBE<int64_t>(data + L::kProducerId);
+  h.producer_epoch = LoadBE<int16_t>(data + L::kProducerEpoch);
+  h.base_sequence = LoadBE<int32_t>(data + L::kBaseSequence);
+  h.record_count = LoadBE<int32_t>(data + L::kRecordCount);
+
+  if (h.magic != L::kMagicV2) {
+    return absl::DataLossError(
+        absl::StrFormat("unsupported batch magic %d (only 2)", h.magic));
+  }
+  if (h.batch_length < static_cast<int32_t>(L::kHeaderSize - L::kLogOverhead)) {
+    return absl::DataLossError(absl::StrFormat(
+        "batch length %d is shorter than the batch header", h.batch_length));
+  }
+  if ((h.attributes & L::kCodecMask) > 4) {
+    return absl::DataLossError(absl::StrFormat(
+        "unknown compression codec %d", h.attributes & L::kCodecMask));
+  }
+  if (h.last_offset_delta < 0 || h.record_count < 0) {
+    return absl::DataLossError(absl::StrFormat(
+        "negative lastOffsetDelta %d or recordCount %d", h.last_offset_delta,
+        h.record_count));
+  }
+  if (h.base_offset > std::numeric_limits<int64_t>::max() -
+                          h.last_offset_delta) {
+    return absl::DataLossError("batch offsets overflow int64");
+  }
+  return h;
+}
+
+uint32_t ComputeBatchCrc(std::span<const uint8_t> batch) {
+  return crc32c::Value(batch.data() + L::kAttributes,
+                       batch.size() - L::kAttributes);
+}
+
+absl::StatusOr<BatchHeader> ValidateBatch(std::span<const uint8_t> batch) {
+  ASSIGN_OR_RETURN(BatchHeader h, ParseBatchHeader(batch.data(), batch.size()));
+  if (h.size_bytes() != batch.size()) {
+    return absl::DataLossError(
+        absl::StrFormat("batch claims %d bytes but %d are present",
+                        h.size_bytes(), batch.size()));
+  }
+  uint32_t crc = ComputeBatchCrc(batch);
+  if (crc != h.crc) {
+    return absl::DataLossError(absl::StrFormat(
+        "batch CRC mismatch at base offset %d: stored %08x, computed %08x",
+        h.base_offset, h.crc, crc));
+  }
+  return h;
+}
+
+void StampBaseOffset(std::span<uint8_t> batch, Offset base) {
+  StoreBE<int64_t>(batch.data() + L::kBaseOffset, base.value());
+}
+
+void StampPartitionLeaderEpoch(std::span<uint8_t> batch, int32_t epoch) {
+  StoreBE<int32_t>(batch.data() + L::kPartitionLeaderEpoch, epoch);
+}
+
+namespace {
+
+absl::Status Malformed(const BatchHeader& h, const char* what) {
+  return absl::DataLossError(absl::StrFormat(
+      "malformed record in batch at base offset %d: %s", h.base_offset, what));
+}
+
+// Reads a varint-length-prefixed byte string; length -1 is null.
+bool ReadBytes(const uint8_t** p, const uint8_t* end,
+               std::optional<std::string_view>* out) {
+  auto len = internal::ReadVarint32(p, end);
+  if (!len) return false;
+  if (*len < 0) {
+    if (*len != -1) return false;
+    *out = std::nullopt;
+    return true;
+  }
+  if (static_cast<size_t>(*len) > static_cast<size_t>(end - *p)) return false;
+  *out = std::string_view(reinterpret_cast<const char*>(*p), *len);
+  *p += *len;
+  return true;
+}
+
+}  // namespace
+
+absl::Status DecodeRecords(std::span<const uint8_t> batch,
+                           std::string* scratch, std::vector<Record>* out) {
+  ASSIGN_OR_RETURN(BatchHeader h, ParseBatchHeader(batch.data(), batch.size()));
+  if (h.size_bytes() != batch.size()) {
+    return absl::DataLossError("batch size does not match its header");
+  }
+  const uint8_t* p = batch.data() + L::kHeaderSize;
+  const uint8_t* end = batch.data() + batch.size();
+  if (h.codec() != Codec::kNone) {
+    scratch->clear();
+    RETURN_IF_ERROR(Decompress(
+        h.codec(),
+        std::string_view(reinterpret_cast<const char*>(p), end - p), scratch));
+    p = reinterpret_cast<const uint8_t*>(scratch->data());
+    end = p + scratch->size();
+  }
+  // Each record takes at least 7 bytes, which bounds a hostile recordCount.
+  if (static_cast<size_t>(h.record_count) > static_cast<size_t>(end - p) / 7 + 1) {
+    return Malformed(h, "record count exceeds what the bytes can hold");
+  }
+  const bool log_append_time = h.attributes & L::kTimestampTypeBit;
+  out->reserve(out->size() + h.record_count);
+  int64_t prev_delta = -1;
+  for (int32_t i = 0; i < h.record_count; i++) {
+    auto length = internal::ReadVarint32(&p, end);
+    if (!length || *length < 0 || *length > end - p) {
+      return Malformed(h, "record length runs past the batch");
+    }
+    const uint8_t* rend = p + *length;
+    if (p >= rend) return Malformed(h, "empty record");
+    p++;  // record attributes, unused in v2
+    auto ts_delta = internal::ReadVarint64(&p, rend);
+    auto off_delta = internal::ReadVarint32(&p, rend);
+    if (!ts_delta || !off_delta) return Malformed(h, "truncated record fields");
+    if (*off_delta <= prev_delta || *off_delta > h.last_offset_delta) {
+      return Malformed(h, "offset delta out of order or past lastOffsetDelta");
+    }
+    prev_delta = *off_delta;
+    Record r;
+    r.offset = Offset(h.base_offset + *off_delta);
+    r.timestamp = log_append_time ? h.max_timestamp : h.base_timestamp + *ts_delta;
+    if (!ReadBytes(&p, rend, &r.key) || !ReadBytes(&p, rend, &r.value)) {
+      return Malformed(h, "key or value runs past its record");
+    }
+    auto header_count = internal::ReadVarint32(&p, rend);
+    if (!header_count || *header_count < 0 || *header_count > rend - p) {
+      return Malformed(h, "bad header count");
+    }
+    r.headers.reserve(*header_count);
+    for (int32_t j = 0; j < *header_count; j++) {
+      std::optional<std::string_view> key;
+      RecordHeader rh;
+      if (!ReadBytes(&p, rend, &key) || !key ||
+          !ReadBytes(&p, rend, &rh.value)) {
+        return Malformed(h, "header runs past its record");
+      }
+      rh.key = *key;
+      r.headers.push_back(rh);
+    }
+    if (p != rend) return Malformed(h, "trailing bytes inside a record");
+    out->push_back(std::move(r));
+  }
+  if (p != end) return Malformed(h, "trailing bytes after the last record");
+  return absl::OkStatus();
+}
+
+BatchBuilder::BatchBuilder(BatchOptions options) : options_(options) {}
+
+void BatchBuilder::Add(const RecordInput& record) {
+  if (count_ == 0) {
+    base_timestamp_ = record.timestamp;
+    max_timestamp_ = record.timestamp;
+  }
+  max_timestamp_ = std::max(max_timestamp_, record.timestamp);
+
+  // Encode the body first to learn its length.
+  thread_local std::string body;
+  body.clear();
+  body.push_back(0);  // attributes
+  internal::AppendVarint64(&body, record.timestamp - base_timestamp_);
+  internal::AppendVarint32(&body, count_);
+  auto append_bytes = [](std::string* s, std::optional<std::string_view> v) {
+    if (!v) {
+      internal::AppendVarint32(s, -1);
+      return;
+    }
+    internal::AppendVarint32(s, static_cast<int32_t>(v->size()));
+    s->append(*v);
+  };
+  append_bytes(&body, record.key);
+  append_bytes(&body, record.value);
+  internal::AppendVarint32(&body, static_cast<int32_t>(record.headers.size()));
+  for (const auto& hd : record.headers) {
+    append_bytes(&body, hd.key);
+    append_bytes(&body, hd.value);
+  }
+  internal::AppendVarint32(&records_, static_cast<int32_t>(body.size()));
+  records_.append(body);
+  count_++;
+}
+
+absl::StatusOr<std::string> BatchBuilder::Build() {
+  if (count_ == 0) {
+    return absl::InvalidArgumentError("a batch needs at least one record");
+  }
+  std::string out(L::kHeaderSize, '\0');
+  if (options_.codec == Codec::kNone) {
+    out.append(records_);
+  } else {
+    RETURN_IF_ERROR(
+        Compress(options_.codec, records_, &out, options_.compression_level));
+  }
+  if (out.size() - L::kLogOverhead >
+      static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
+    return absl::InvalidArgumentError("batch larger than 2 GiB");
+  }
+  auto* d = reinterpret_cast<uint8_t*>(out.data());
+  int16_t attributes = static_cast<int16_t>(options_.codec);
+  if (options_.log_append_time) attributes |= L::kTimestampTypeBit;
+  StoreBE<int64_t>(d + L::kBaseOffset, options_.base_offset);
+  StoreBE<int32_t>(d + L::kBatchLength,
+                   static_cast<int32_t>(out.size() - L::kLogOverhead));
+  StoreBE<int32_t>(d + L::kPartitionLeaderEpoch,
+                   options_.partition_leader_epoch);
+  d[L::kMagic] = L::kMagicV2;
+  StoreBE<int16_t>(d + L::kAttributes, attributes);
+  StoreBE<int32_t>(d + L::kLastOffsetDelta, count_ - 1);
+  StoreBE<int64_t>(d + L::kBaseTimestamp, base_timestamp_);
+  StoreBE<int64_t>(d + L::kMaxTimestamp, max_timestamp_);
+  StoreBE<int64_t>(d + L::kProducerId, options_.producer_id);
+  StoreBE<int16_t>(d + L::kProducerEpoch, options_.producer_epoch);
+  StoreBE<int32_t>(d + L::kBaseSequence, options_.base_sequence);
+  StoreBE<int32_t>(d + L::kRecordCount, count_);
+  StoreBE<uint32_t>(
+      d + L::kCrc,
+      ComputeBatchCrc(std::span<const uint8_t>(d, out.size())));
+  records_.clear();
+  count_ = 0;
+  return out;
+}
+
+}  // namespace fjord::log

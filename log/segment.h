@@ -1,0 +1,165 @@
+// Segment: one file of concatenated record batches (<base>.log) plus its
+// sparse offset and time indexes. The active segment is preallocated to
+// segment.bytes and mapped once; appends are positional writes through the
+// FileSystem, reads are zero-copy views into the shared mapping.
+//
+// Externally synchronized: the owning Log serializes appends, loads,
+// truncation and sealing against each other and against reads.
+#ifndef FJORD_LOG_SEGMENT_H_
+#define FJORD_LOG_SEGMENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "log/file_system.h"
+#include "log/index.h"
+#include "log/record_batch.h"
+#include "log/types.h"
+
+namespace fjord::log {
+
+struct SegmentConfig {
+  uint64_t segment_bytes = uint64_t{1} << 30;
+  size_t index_bytes = 10 << 20;
+  uint32_t index_interval_bytes = 4096;
+  bool preallocate = true;
+};
+
+// What a recovery scan found.
+struct RecoveryStats {
+  uint64_t batches_scanned = 0;
+  uint64_t bytes_scanned = 0;   // bytes whose CRC was checked
+  uint64_t bytes_truncated = 0; // non-zero bytes dropped past the valid end
+  std::string reason;           // why the scan stopped early, if it did
+};
+
+// Whole batches in a segment's mapping; `mapping` keeps the bytes alive
+// after the segment is rolled, truncated or deleted.
+struct SegmentSlice {
+  std::shared_ptr<const Mapping> mapping;
+  std::span<const uint8_t> bytes;
+  Offset first_base;  // base offset of the first batch (if any)
+  Offset next;        // last offset of the last batch + 1 (if any)
+};
+
+class Segment {
+ public:
+  // Creates the files of a new, empty, active segment, replacing stale ones.
+  static absl::StatusOr<std::unique_ptr<Segment>> Create(
+      FileSystem* fs, const std::string& dir, Offset base,
+      const SegmentConfig& config, int64_t now_ms);
+
+  // Opens an existing segment and establishes its size, next offset, max
+  // timestamp and indexes:
+  //  - bytes [0, trusted_end) are trusted (flushed before a clean stop or
+  //    below the recovery point): the indexes are sanity-checked, kept where
+  //    valid and completed by walking batch headers;
+  //  - if `recover` is set, bytes from trusted_end on are scanned batch by
+  //    batch with CRC checks; the first torn or corrupt batch and all that
+  //    follows is cut off (counted in `stats`);
+  //  - otherwise the segment ends at trusted_end.
+  // `active` preallocates the files again for appends.
+  static absl::StatusOr<std::unique_ptr<Segment>> Open(
+      FileSystem* fs, const std::string& dir, Offset base,
+      const SegmentConfig& config, uint64_t trusted_end, bool recover,
+      bool active, RecoveryStats* stats);
+
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+  ~Segment();
+
+  Offset base() const { return base_; }
+  // Offset after the last batch; base() when empty.
+  Offset next_offset() const { return next_offset_; }
+  // Bytes of whole batches.
+  uint64_t size() const { return size_; }
+  uint64_t flushed_size() const { return flushed_size_; }
+  bool empty() const { return size_ == 0; }
+  // Largest batch maxTimestamp; -1 when empty.
+  int64_t max_timestamp() const { return max_timestamp_; }
+  // Broker time the segment was created, or its first batch's timestamp
+  // when reopened: the start of its segment.ms clock.
+  int64_t roll_base_ms() const { return roll_base_ms_; }
+  const std::string& log_path() const { return log_file_->path(); }
+
+  // Whether `bytes` more ending at `last` fit without rolling: within
+  // segment.bytes (an empty segment takes any batch), indexes not full,
+  // relative offsets representable.
+  bool HasRoomFor(uint64_t bytes, Offset last) const;
+
+  // Appends validated, stamped batches occupying `bytes`, whose headers are
+  // walked again here only to index them. REQUIRES: HasRoomFor, first batch
+  // base == next_offset(). On failure nothing is visible and a torn tail
+  // past size() may remain in the file, to be overwritten or cut on
+  // recovery.
+  absl::Status Append(std::span<const uint8_t> bytes);
+
+  // Whole batches from the one containing `start` (or the first after it),
+  // at least one batch if any exists unless it reaches `max_offset`
+  // (exclusive; batches ending at or past it are not returned), then more
+  // while the total stays within `max_bytes`. CRCs are checked when
+  // `verify`: a corrupt first batch is kDataLoss, a later one ends the slice.
+  absl::StatusOr<SegmentSlice> Read(Offset start, size_t max_bytes,
+                                    Offset max_offset, bool verify) const;
+
+  // The first record with timestamp >= `ts`: (offset, timestamp).
+  absl::StatusOr<std::optional<std::pair<Offset, int64_t>>> FindByTimestamp(
+      int64_t ts) const;
+
+  // Makes everything appended durable: data, then indexes.
+  absl::Status Flush();
+  // Seals: a final time index entry, files trimmed to their contents.
+  absl::Status Seal();
+  // Removes batches from the one containing `offset` on (if any). The cut
+  // bytes are overwritten with zeros and synced so a crash cannot bring
+  // them back.
+  absl::Status TruncateTo(Offset offset);
+  // Closes and unlinks the files; readers' mappings stay valid.
+  absl::Status Delete();
+
+  // Makes a sealed segment appendable again (after a truncation into it).
+  absl::Status Activate();
+  // The byte position of the batch whose base is `offset`, if one is.
+  std::optional<uint64_t> PositionOfBatch(Offset offset) const;
+  void set_roll_base_ms(int64_t ms) { roll_base_ms_ = ms; }
+
+ private:
+  Segment(FileSystem* fs, std::string dir, Offset base, SegmentConfig config);
+  absl::Status MapLog(uint64_t length);
+  absl::Status OpenIndexes(bool active);
+  // Walks headers over [from, to) indexing each batch; returns where the
+  // walk stopped (== to unless a header is broken).
+  uint64_t WalkHeaders(uint64_t from, uint64_t to, std::string* error);
+  // Re-derives size, next offset, max timestamp and index contents for the
+  // trusted byte range [0, trusted_end); see Open.
+  absl::Status LoadTrusted(uint64_t trusted_end, std::string* error);
+  void IndexBatch(const BatchHeader& h, uint64_t position);
+  absl::Status RecoverFrom(uint64_t from, RecoveryStats* stats);
+
+  FileSystem* const fs_;
+  const std::string dir_;
+  const Offset base_;
+  SegmentConfig config_;
+  std::unique_ptr<File> log_file_;
+  std::shared_ptr<Mapping> map_;  // shared with readers' slices
+  std::unique_ptr<OffsetIndex> offset_index_;
+  std::unique_ptr<TimeIndex> time_index_;
+
+  uint64_t size_ = 0;
+  uint64_t flushed_size_ = 0;
+  uint64_t file_size_ = 0;  // bytes in the .log file (preallocation included)
+  Offset next_offset_;
+  int64_t max_timestamp_ = -1;
+  int64_t roll_base_ms_ = 0;
+  uint64_t bytes_since_index_ = 0;
+  bool sealed_ = false;
+};
+
+}  // namespace fjord::log
+
+#endif  // FJORD_LOG_SEGMENT_H_

@@ -1,0 +1,62 @@
+// Shared builders for tests: temporary directories and record batches.
+// Not thread-safe unless stated.
+#ifndef FJORD_TESTS_UTIL_TEST_UTIL_H_
+#define FJORD_TESTS_UTIL_TEST_UTIL_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "log/compression.h"
+#include "log/record_batch.h"
+
+namespace fjord::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents on
+// destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(std::string_view name) const;
+
+ private:
+  std::string path_;
+};
+
+// A batch of `n` records with values "<prefix>-<i>" padded to `value_size`
+// bytes, keys "key-<i>", timestamps `ts0 + i`.
+std::string MakeBatch(int n, std::string_view prefix = "v",
+                      size_t value_size = 0, int64_t ts0 = 1000,
+                      log::Codec codec = log::Codec::kNone);
+
+// The values of every record in a record set (concatenated batches), in
+// order, with their offsets. Fails the test on a decoding error.
+struct DecodedRecord {
+  int64_t offset;
+  int64_t timestamp;
+  std::string key;
+  std::string value;
+};
+std::vector<DecodedRecord> DecodeAll(std::span<const uint8_t> records);
+
+inline std::span<uint8_t> Bytes(std::string& s) {
+  return std::span(reinterpret_cast<uint8_t*>(s.data()), s.size());
+}
+inline std::span<const uint8_t> Bytes(const std::string& s) {
+  return std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+// Reads / overwrites raw bytes of a file (for corruption tests).
+std::string ReadFileBytes(const std::string& path);
+void WriteFileBytes(const std::string& path, uint64_t offset,
+                    std::string_view bytes);
+uint64_t FileSize(const std::string& path);
+
+}  // namespace fjord::testing
+
+#endif  // FJORD_TESTS_UTIL_TEST_UTIL_H_
