@@ -201,10 +201,9 @@ absl::Status FaultInjectionFileSystem::Rename(const std::string& from,
                                               const std::string& to) {
   RETURN_IF_ERROR(base_->Rename(from, to));
   absl::MutexLock l(&mu_);
-  auto it = files_.find(from);
-  if (it != files_.end()) {
-    files_[to] = std::move(it->second);
-    files_.erase(from);
+  auto node = files_.extract(from);
+  if (!node.empty()) {
+    files_.insert_or_assign(to, std::move(node.mapped()));
   } else {
     files_.erase(to);
   }

@@ -54,10 +54,9 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
     const Offset base = bases[i];
     const bool last = i + 1 == bases.size();
     if (gap) {
-      // A corrupt segment was cut short: later segments would leave a hole
-      // in the offsets, so they go too (their data was never flushed).
-      spdlog::error("{}: dropping segment {} after a truncated segment", dir,
-                    base.value());
+      // Keeping them would leave a hole in the offsets.
+      spdlog::error("{}: dropping unflushed segment {} that follows a "
+                    "segment cut short by recovery", dir, base.value());
       std::string p = SegmentFileName(dir, base, kLogSuffix);
       RETURN_IF_ERROR(fs->Remove(p));
       for (auto sfx : {kIndexSuffix, kTimeIndexSuffix}) {
@@ -94,9 +93,10 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
     report->bytes_scanned += stats.bytes_scanned;
     report->bytes_truncated += stats.bytes_truncated;
     report->bytes += seg->size();
-    if (stats.bytes_truncated > 0 && !last && bases[i + 1] != seg->next_offset()) {
-      gap = true;
-    }
+    // A recovered segment that now ends before the next one begins lost its
+    // tail (torn, corrupt, or never synced before a crash): the later
+    // segments hold only data written after that loss, never flushed.
+    if (recover && !last && bases[i + 1] != seg->next_offset()) gap = true;
     if (last && seg->empty()) seg->set_roll_base_ms(now);
     log->segments_.emplace(base, std::move(seg));
   }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace fjord::testing {
 
@@ -28,7 +29,7 @@ TempDir::~TempDir() {
 }
 
 std::string TempDir::Sub(std::string_view name) const {
-  return absl::StrCat(path_, "/", name);
+  return absl::StrFormat("%s/%s", path_, name);
 }
 
 std::string MakeBatch(int n, std::string_view prefix, size_t value_size,
@@ -41,7 +42,7 @@ std::string MakeBatch(int n, std::string_view prefix, size_t value_size,
   values.reserve(n);
   for (int i = 0; i < n; i++) {
     keys.push_back(absl::StrCat("key-", i));
-    std::string v = absl::StrCat(prefix, "-", i);
+    std::string v = absl::StrFormat("%s-%d", prefix, i);
     if (v.size() < value_size) v.resize(value_size, 'x');
     values.push_back(std::move(v));
   }
