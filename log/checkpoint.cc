@@ -1,5 +1,7 @@
 #include "log/checkpoint.h"
 
+#include <algorithm>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -35,7 +37,14 @@ absl::StatusOr<RecoveryPoints> DecodeRecoveryPoints(std::string_view input) {
   absl::string_view crc_line = text.substr(crc_at + 7);
   if (!crc_line.empty() && crc_line.back() == '\n') crc_line.remove_suffix(1);
   uint32_t stored = 0;
-  if (!absl::SimpleHexAtoi(crc_line, &stored)) return bad("bad crc32c line");
+  const bool hex8 =
+      crc_line.size() == 8 &&
+      std::all_of(crc_line.begin(), crc_line.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      });
+  if (!hex8 || !absl::SimpleHexAtoi(crc_line, &stored)) {
+    return bad("bad crc32c line");
+  }
   if (stored != crc32c::Value(text.data(), crc_at)) {
     return bad("CRC mismatch");
   }

@@ -116,7 +116,12 @@ size_t OffsetIndex::TruncateToValidPrefix(uint64_t position_limit) {
   size_t valid = 0;
   for (; valid < n; valid++) {
     OffsetPosition cur = Entry(valid);
-    if (cur.position >= position_limit || !CanHold(cur.offset)) break;
+    // Position 0 is never indexed (lookups default to it), so an entry
+    // there is a zero-filled, preallocated slot.
+    if (cur.position == 0 || cur.position >= position_limit ||
+        !CanHold(cur.offset)) {
+      break;
+    }
     if (valid > 0) {
       OffsetPosition prev = Entry(valid - 1);
       if (cur.offset <= prev.offset || cur.position <= prev.position) break;
@@ -168,6 +173,7 @@ std::optional<TimestampOffset> TimeIndex::LookupBefore(int64_t target) const {
 }
 
 bool TimeIndex::MaybeAppend(int64_t timestamp, Offset offset) {
+  if (timestamp <= 0) return true;  // see TruncateToValidPrefix
   auto last = Last();
   if (last && timestamp <= last->timestamp) return true;
   if (file_->full()) return false;
@@ -183,7 +189,12 @@ size_t TimeIndex::TruncateToValidPrefix(Offset offset_limit) {
   size_t valid = 0;
   for (; valid < n; valid++) {
     TimestampOffset cur = Entry(valid);
-    if (cur.offset >= offset_limit || cur.offset < base_) break;
+    // Timestamps of 0 and below are not indexed (Kafka timestamps are >= 0
+    // or -1 for none), so such an entry is a zero-filled slot.
+    if (cur.timestamp <= 0 || cur.offset >= offset_limit ||
+        cur.offset < base_) {
+      break;
+    }
     if (valid > 0) {
       TimestampOffset prev = Entry(valid - 1);
       if (cur.timestamp <= prev.timestamp || cur.offset < prev.offset) break;

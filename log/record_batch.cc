@@ -154,7 +154,12 @@ absl::Status DecodeRecords(std::span<const uint8_t> batch,
     prev_delta = *off_delta;
     Record r;
     r.offset = Offset(h.base_offset + *off_delta);
-    r.timestamp = log_append_time ? h.max_timestamp : h.base_timestamp + *ts_delta;
+    if (log_append_time) {
+      r.timestamp = h.max_timestamp;
+    } else if (__builtin_add_overflow(h.base_timestamp, *ts_delta,
+                                      &r.timestamp)) {
+      return Malformed(h, "timestamp delta overflows the base timestamp");
+    }
     if (!ReadBytes(&p, rend, &r.key) || !ReadBytes(&p, rend, &r.value)) {
       return Malformed(h, "key or value runs past its record");
     }

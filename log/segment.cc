@@ -346,6 +346,17 @@ absl::StatusOr<SegmentSlice> Segment::Read(Offset start, size_t max_bytes,
       }
       break;
     }
+    // The base offset lies outside the CRC: check it against its
+    // neighbours and the segment's range.
+    if (h->base() < (total == 0 ? base_ : slice.next) ||
+        h->last() >= next_offset_) {
+      absl::Status bad = absl::DataLossError(absl::StrFormat(
+          "batch offsets [%d, %d] out of order in segment [%d, %d)",
+          h->base_offset, h->last().value(), base_.value(),
+          next_offset_.value()));
+      if (total == 0) return corrupt(pos, bad);
+      break;
+    }
     if (h->last() >= max_offset) break;
     if (total > 0 && total + h->size_bytes() > max_bytes) break;
     if (verify) {
