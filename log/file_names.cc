@@ -47,6 +47,8 @@ std::optional<TopicPartition> ParsePartitionDirName(std::string_view name) {
     return std::nullopt;
   }
   std::string_view num = name.substr(dash + 1);
+  // One spelling per partition: "t-01" would alias "t-1".
+  if (num.size() > 1 && num[0] == '0') return std::nullopt;
   int32_t partition = 0;
   auto [ptr, ec] = std::from_chars(num.data(), num.data() + num.size(),
                                    partition);

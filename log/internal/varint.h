@@ -34,8 +34,10 @@ inline std::optional<uint64_t> ReadUnsignedVarint(const uint8_t** p,
 
 inline std::optional<int32_t> ReadVarint32(const uint8_t** p,
                                            const uint8_t* end) {
-  auto u = ReadUnsignedVarint(p, end, kMaxVarint32Bytes);
-  if (!u || *u > 0xffffffffu) return std::nullopt;
+  const uint8_t* q = *p;
+  auto u = ReadUnsignedVarint(&q, end, kMaxVarint32Bytes);
+  if (!u || *u > 0xffffffffu) return std::nullopt;  // *p left unchanged
+  *p = q;
   uint32_t v = static_cast<uint32_t>(*u);
   return static_cast<int32_t>((v >> 1) ^ (~(v & 1) + 1));
 }
