@@ -14,6 +14,8 @@ namespace {
 using testing::Bytes;
 using testing::DecodeAll;
 using testing::MakeBatch;
+using testing::MustAppend;
+using testing::ReadAll;
 using testing::TempDir;
 
 struct Fixture {
@@ -35,31 +37,6 @@ struct Fixture {
     return *std::move(log);
   }
 };
-
-AppendInfo MustAppend(Log& log, std::string batch) {
-  auto info = log.Append(Bytes(batch));
-  INFO(info.status().ToString());
-  REQUIRE(info.ok());
-  return *info;
-}
-
-// Reads every record from `from` to the log end, following next_offset.
-std::vector<testing::DecodedRecord> ReadAll(const Log& log, Offset from = Offset(0)) {
-  std::vector<testing::DecodedRecord> out;
-  Offset next = from;
-  while (next < log.log_end_offset()) {
-    auto r = log.Read(next, 64 << 10);
-    INFO(r.status().ToString());
-    REQUIRE(r.ok());
-    REQUIRE(!r->bytes.empty());
-    for (auto& rec : DecodeAll(r->bytes)) {
-      if (rec.offset >= next.value()) out.push_back(rec);
-    }
-    REQUIRE(r->next_offset > next);
-    next = r->next_offset;
-  }
-  return out;
-}
 
 TEST_CASE("Log: appended batches get consecutive offsets and read back byte for byte",
           "[log][log_basic]") {

@@ -20,6 +20,8 @@ namespace {
 using testing::Bytes;
 using testing::DecodeAll;
 using testing::MakeBatch;
+using testing::MustAppend;
+using testing::ReadAll;
 using testing::TempDir;
 
 struct CrashFixture {
@@ -47,28 +49,6 @@ struct CrashFixture {
     return SegmentFileName(dir, base, suffix);
   }
 };
-
-void MustAppend(Log& log, std::string batch) {
-  auto r = log.Append(Bytes(batch));
-  INFO(r.status().ToString());
-  REQUIRE(r.ok());
-}
-
-std::vector<testing::DecodedRecord> ReadAll(const Log& log) {
-  std::vector<testing::DecodedRecord> out;
-  Offset next = log.log_start_offset();
-  while (next < log.log_end_offset()) {
-    auto r = log.Read(next, 1 << 20);
-    INFO(r.status().ToString());
-    REQUIRE(r.ok());
-    REQUIRE(!r->bytes.empty());
-    for (auto& rec : DecodeAll(r->bytes)) {
-      if (rec.offset >= next.value()) out.push_back(rec);
-    }
-    next = r->next_offset;
-  }
-  return out;
-}
 
 TEST_CASE("Recovery: unsynced writes lost in a crash are dropped back to the last flush",
           "[log][recovery]") {

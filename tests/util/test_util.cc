@@ -78,6 +78,31 @@ std::vector<DecodedRecord> DecodeAll(std::span<const uint8_t> records) {
   return out;
 }
 
+log::AppendInfo MustAppend(log::Log& log, std::string batch) {
+  auto info = log.Append(Bytes(batch));
+  INFO(info.status().ToString());
+  REQUIRE(info.ok());
+  return *info;
+}
+
+std::vector<DecodedRecord> ReadAll(const log::Log& log,
+                                   std::optional<Offset> from) {
+  std::vector<DecodedRecord> out;
+  Offset next = from.value_or(log.log_start_offset());
+  while (next < log.log_end_offset()) {
+    auto r = log.Read(next, 1 << 20);
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    REQUIRE(!r->bytes.empty());
+    for (auto& rec : DecodeAll(r->bytes)) {
+      if (rec.offset >= next.value()) out.push_back(rec);
+    }
+    REQUIRE(r->next_offset > next);
+    next = r->next_offset;
+  }
+  return out;
+}
+
 std::string ReadFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "log/compression.h"
+#include "log/log.h"
 #include "log/record_batch.h"
 
 namespace fjord::testing {
@@ -50,6 +51,15 @@ inline std::span<uint8_t> Bytes(std::string& s) {
 inline std::span<const uint8_t> Bytes(const std::string& s) {
   return std::span(reinterpret_cast<const uint8_t*>(s.data()), s.size());
 }
+
+// Appends `batch` to `log`, failing the test (with the status) if it fails.
+log::AppendInfo MustAppend(log::Log& log, std::string batch);
+
+// Every record from `from` (default: the log start) to the log end, read
+// through Log::Read and following next_offset; fails the test on an error or
+// an empty read before the end.
+std::vector<DecodedRecord> ReadAll(const log::Log& log,
+                                   std::optional<Offset> from = std::nullopt);
 
 // Reads / overwrites raw bytes of a file (for corruption tests).
 std::string ReadFileBytes(const std::string& path);
