@@ -27,6 +27,14 @@ absl::Status WriteRecoveryPoints(FileSystem* fs, const std::string& path,
 absl::StatusOr<RecoveryPoints> ReadRecoveryPoints(FileSystem* fs,
                                                   const std::string& path);
 
+// One offset per partition, in the same framing with header
+// "fjord <name> 1": the cleaner's first dirty offsets
+// ("cleaner-offset-checkpoint").
+using PartitionOffsets = absl::btree_map<TopicPartition, Offset>;
+std::string EncodeOffsets(std::string_view name, const PartitionOffsets& offsets);
+absl::StatusOr<PartitionOffsets> DecodeOffsets(std::string_view name,
+                                               std::string_view text);
+
 }  // namespace fjord::log
 
 #endif  // FJORD_LOG_CHECKPOINT_H_

@@ -13,6 +13,7 @@ class FaultFile final : public File {
       : fs_(fs), base_(std::move(base)) {}
 
   absl::Status Write(uint64_t offset, std::span<const uint8_t> data) override {
+    RETURN_IF_ERROR(fs_->CountOperation());
     uint64_t allowed = 0;
     absl::Status s = fs_->BeforeWrite(path(), offset, data.size(), &allowed);
     if (allowed > 0) {
@@ -25,6 +26,7 @@ class FaultFile final : public File {
     return base_->Read(offset, out);
   }
   absl::Status Sync() override {
+    RETURN_IF_ERROR(fs_->CountOperation());
     RETURN_IF_ERROR(fs_->BeforeSync());
     RETURN_IF_ERROR(base_->Sync());
     ASSIGN_OR_RETURN(uint64_t size, base_->Size());
@@ -32,11 +34,20 @@ class FaultFile final : public File {
     return absl::OkStatus();
   }
   absl::Status Truncate(uint64_t size) override {
+    RETURN_IF_ERROR(fs_->CountOperation());
     return base_->Truncate(size);
   }
   absl::Status Allocate(uint64_t size) override {
+    RETURN_IF_ERROR(fs_->CountOperation());
     RETURN_IF_ERROR(fs_->BeforeAllocate());
     return base_->Allocate(size);
+  }
+  absl::StatusOr<int64_t> ModifiedTimeMs() const override {
+    return base_->ModifiedTimeMs();
+  }
+  absl::Status SetModifiedTimeMs(int64_t ms) override {
+    RETURN_IF_ERROR(fs_->CountOperation());
+    return base_->SetModifiedTimeMs(ms);
   }
   absl::StatusOr<uint64_t> Size() const override { return base_->Size(); }
   absl::StatusOr<std::unique_ptr<Mapping>> Map(size_t length,
@@ -68,8 +79,34 @@ void FaultInjectionFileSystem::SetSyncFails(bool fails) {
   sync_fails_ = fails;
 }
 
+void FaultInjectionFileSystem::CrashAfterOperations(uint64_t n) {
+  absl::MutexLock l(&mu_);
+  crash_after_ops_ = n;
+}
+
+uint64_t FaultInjectionFileSystem::operations() const {
+  absl::MutexLock l(&mu_);
+  return operations_;
+}
+
+absl::Status FaultInjectionFileSystem::CountOperation() {
+  absl::MutexLock l(&mu_);
+  if (crashed_) return absl::UnavailableError("injected: the machine has crashed");
+  if (crash_after_ops_.has_value()) {
+    if (*crash_after_ops_ == 0) {
+      crashed_ = true;
+      crash_after_ops_.reset();
+      return absl::UnavailableError("injected: crash before this operation");
+    }
+    --*crash_after_ops_;
+  }
+  operations_++;
+  return absl::OkStatus();
+}
+
 void FaultInjectionFileSystem::Reset() {
   absl::MutexLock l(&mu_);
+  crash_after_ops_.reset();
   disk_full_ = false;
   sync_fails_ = false;
   crashed_ = false;
@@ -182,6 +219,9 @@ absl::Status FaultInjectionFileSystem::DropUnsyncedData() {
 
 absl::StatusOr<std::unique_ptr<File>> FaultInjectionFileSystem::Open(
     const std::string& path, OpenMode mode) {
+  if (mode != OpenMode::kReadOnly && mode != OpenMode::kReadWrite) {
+    RETURN_IF_ERROR(CountOperation());
+  }
   bool existed = base_->Exists(path);
   ASSIGN_OR_RETURN(auto file, base_->Open(path, mode));
   uint64_t size = 0;
@@ -199,6 +239,7 @@ absl::StatusOr<std::unique_ptr<File>> FaultInjectionFileSystem::Open(
 
 absl::Status FaultInjectionFileSystem::Rename(const std::string& from,
                                               const std::string& to) {
+  RETURN_IF_ERROR(CountOperation());
   RETURN_IF_ERROR(base_->Rename(from, to));
   absl::MutexLock l(&mu_);
   auto node = files_.extract(from);
@@ -211,6 +252,7 @@ absl::Status FaultInjectionFileSystem::Rename(const std::string& from,
 }
 
 absl::Status FaultInjectionFileSystem::Remove(const std::string& path) {
+  RETURN_IF_ERROR(CountOperation());
   RETURN_IF_ERROR(base_->Remove(path));
   absl::MutexLock l(&mu_);
   files_.erase(path);
@@ -218,6 +260,7 @@ absl::Status FaultInjectionFileSystem::Remove(const std::string& path) {
 }
 
 absl::Status FaultInjectionFileSystem::RemoveAll(const std::string& path) {
+  RETURN_IF_ERROR(CountOperation());
   RETURN_IF_ERROR(base_->RemoveAll(path));
   absl::MutexLock l(&mu_);
   absl::erase_if(files_, [&](const auto& kv) {
@@ -240,12 +283,7 @@ bool FaultInjectionFileSystem::IsDirectory(const std::string& path) {
   return base_->IsDirectory(path);
 }
 absl::Status FaultInjectionFileSystem::SyncDir(const std::string& dir) {
-  {
-    absl::MutexLock l(&mu_);
-    if (crashed_) {
-      return absl::UnavailableError("injected: the machine has crashed");
-    }
-  }
+  RETURN_IF_ERROR(CountOperation());
   return base_->SyncDir(dir);
 }
 absl::StatusOr<std::unique_ptr<FileLock>> FaultInjectionFileSystem::Lock(

@@ -39,6 +39,13 @@ class FaultInjectionFileSystem final : public FileSystem {
   void TearWriteAfter(uint64_t bytes);
   // While set, Sync fails with kInternal (an EIO from fsync).
   void SetSyncFails(bool fails);
+  // After `n` more mutating operations (create, write, sync, truncate,
+  // allocate, rename, remove, directory sync) the file system is "crashed":
+  // that operation and every later one fails until Reset(). Lets a test
+  // stop a multi-step protocol at each step in turn.
+  void CrashAfterOperations(uint64_t n);
+  // Mutating operations performed so far.
+  uint64_t operations() const;
   // Simulates power loss: zeroes bytes written since each file's last Sync
   // and truncates files back to their synced sizes.
   absl::Status DropUnsyncedData();
@@ -76,6 +83,8 @@ class FaultInjectionFileSystem final : public FileSystem {
                            uint64_t n, uint64_t* allowed);
   absl::Status BeforeAllocate();
   absl::Status BeforeSync();
+  // Counts one mutating operation; fails once the crash point is reached.
+  absl::Status CountOperation();
   void AfterSync(const std::string& path, uint64_t size);
   void Track(const std::string& path, uint64_t size_now);
 
@@ -88,6 +97,8 @@ class FaultInjectionFileSystem final : public FileSystem {
   std::optional<uint64_t> tear_after_ ABSL_GUARDED_BY(mu_);
   uint64_t bytes_written_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t operations_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<uint64_t> crash_after_ops_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fjord::log

@@ -18,6 +18,12 @@ inline constexpr std::string_view kLockFileName = ".lock";
 inline constexpr std::string_view kCleanShutdownFileName = ".clean-shutdown";
 inline constexpr std::string_view kRecoveryPointFileName =
     "recovery-point-checkpoint";
+// Suffixes appended to segment file names: a segment being deleted, the
+// cleaner's output being written, and cleaner output committed but not yet
+// in place (see FORMAT.md).
+inline constexpr std::string_view kDeletedFileSuffix = ".deleted";
+inline constexpr std::string_view kCleanedFileSuffix = ".cleaned";
+inline constexpr std::string_view kSwapFileSuffix = ".swap";
 // Suffix of a partition directory being deleted: "<topic>-<p>.<ms>.deleted".
 inline constexpr std::string_view kDeletedDirSuffix = ".deleted";
 

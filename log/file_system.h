@@ -66,6 +66,10 @@ class File {
   virtual absl::StatusOr<std::unique_ptr<Mapping>> Map(size_t length,
                                                        bool writable) = 0;
   virtual const std::string& path() const = 0;
+  // The file's modification time in ms since the epoch, and setting it.
+  // fjord records a sealed segment's last append time (broker clock) there.
+  virtual absl::StatusOr<int64_t> ModifiedTimeMs() const = 0;
+  virtual absl::Status SetModifiedTimeMs(int64_t ms) = 0;
 };
 
 // Held while a data directory is in use; released on destruction.

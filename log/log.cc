@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <string_view>
 
 #include "absl/strings/str_format.h"
 #include "log/file_names.h"
@@ -11,6 +12,83 @@
 #include "spdlog/spdlog.h"
 
 namespace fjord::log {
+
+namespace {
+
+bool HasSuffix(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// The offset after the last batch of the segment file at `path`, walking
+// headers only; `base` if it holds none.
+absl::StatusOr<Offset> NextOffsetOfFile(FileSystem* fs, const std::string& path,
+                                        Offset base) {
+  ASSIGN_OR_RETURN(auto file, fs->Open(path, OpenMode::kReadOnly));
+  ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  ASSIGN_OR_RETURN(auto map, file->Map(size, /*writable=*/false));
+  Offset next = base;
+  for (uint64_t pos = 0; pos < size;) {
+    auto h = ParseBatchHeader(map->data() + pos, size - pos);
+    if (!h.ok() || h->size_bytes() > size - pos) break;
+    next = h->last() + 1;
+    pos += h->size_bytes();
+  }
+  return next;
+}
+
+}  // namespace
+
+// Finishes or undoes what a crash interrupted (FORMAT.md, "Cleaner swap"):
+// removes "*.deleted" and "*.cleaned" files; for each "<B>.log.swap"
+// (committed cleaner output) removes the old segments it replaces, those
+// with bases in [B, end of the swap segment), and renames the swap files
+// into place; removes index ".swap" files whose .log.swap is missing.
+// Returns the number of swaps completed.
+absl::StatusOr<int> Log::CompleteInterruptedFileOps(FileSystem* fs,
+                                                    const std::string& dir) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(dir));
+  std::vector<std::pair<Offset, std::string>> swaps;
+  for (const auto& name : names) {
+    if (HasSuffix(name, kDeletedFileSuffix) ||
+        HasSuffix(name, kCleanedFileSuffix) || HasSuffix(name, ".tmp")) {
+      RETURN_IF_ERROR(fs->Remove(dir + "/" + name));
+      continue;
+    }
+    auto parsed = ParseSegmentFileName(name);
+    if (parsed && parsed->suffix == std::string(kLogSuffix) +
+                                        std::string(kSwapFileSuffix)) {
+      swaps.emplace_back(parsed->base, name);
+    }
+  }
+  for (const auto& [base, name] : swaps) {
+    ASSIGN_OR_RETURN(Offset end, NextOffsetOfFile(fs, dir + "/" + name, base));
+    ASSIGN_OR_RETURN(std::vector<std::string> current, fs->ListDir(dir));
+    for (const auto& other : current) {
+      auto p = ParseSegmentFileName(other);
+      if (!p || HasSuffix(other, kSwapFileSuffix)) continue;
+      if (p->base >= base && (p->base < end || p->base == base)) {
+        RETURN_IF_ERROR(fs->Remove(dir + "/" + other));
+      }
+    }
+    for (auto kind : {kIndexSuffix, kTimeIndexSuffix, kLogSuffix}) {
+      std::string live = SegmentFileName(dir, base, kind);
+      std::string swap = live + std::string(kSwapFileSuffix);
+      if (fs->Exists(swap)) RETURN_IF_ERROR(fs->Rename(swap, live));
+    }
+    spdlog::warn("{}: completed an interrupted cleaner swap of [{}, {})", dir,
+                 base.value(), end.value());
+  }
+  // Index .swap files without their .log.swap were never committed.
+  ASSIGN_OR_RETURN(names, fs->ListDir(dir));
+  for (const auto& name : names) {
+    if (HasSuffix(name, kSwapFileSuffix)) {
+      RETURN_IF_ERROR(fs->Remove(dir + "/" + name));
+    }
+  }
+  if (!swaps.empty()) RETURN_IF_ERROR(fs->SyncDir(dir));
+  return static_cast<int>(swaps.size());
+}
 
 Log::Log(std::string dir, const LogConfig& config, const LogOptions& options)
     : dir_(std::move(dir)), options_(options), config_(config) {}
@@ -29,6 +107,8 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
   RETURN_IF_ERROR(fs->CreateDir(dir));
   std::unique_ptr<Log> log(new Log(dir, config, options));
 
+  ASSIGN_OR_RETURN(int swaps, CompleteInterruptedFileOps(fs, dir));
+  report->swaps_completed = swaps;
   ASSIGN_OR_RETURN(std::vector<std::string> names, fs->ListDir(dir));
   std::vector<Offset> bases;
   for (const auto& name : names) {
@@ -78,9 +158,11 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
       }
     }
     RecoveryStats stats;
+    std::optional<Offset> expect;
+    if (!clean_shutdown && base == rp.segment_base) expect = rp.offset;
     ASSIGN_OR_RETURN(auto seg, Segment::Open(fs, dir, base, seg_config,
                                              trusted_end, recover, last,
-                                             &stats));
+                                             &stats, expect));
     if (!log->segments_.empty()) {
       const Segment& prev = *log->segments_.rbegin()->second;
       if (base < prev.next_offset()) {
@@ -180,7 +262,7 @@ absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> records) {
     base = base + (static_cast<int64_t>(h->last_offset_delta) + 1);
     pos += h->size_bytes();
   }
-  RETURN_IF_ERROR(active().Append(records));
+  RETURN_IF_ERROR(active().Append(records, info.append_time_ms));
 
   if (unflushed_bytes_ == 0) first_unflushed_ms_ = info.append_time_ms;
   unflushed_bytes_ += records.size();
@@ -221,6 +303,123 @@ absl::Status Log::Roll() {
   absl::MutexLock lock(&mu_);
   if (closed_) return absl::FailedPreconditionError("log is closed: " + dir_);
   return RollLocked();
+}
+
+absl::Status Log::DeleteSegmentLocked(Offset base) {
+  auto it = segments_.find(base);
+  if (it == segments_.end()) return absl::OkStatus();
+  std::unique_ptr<Segment> seg = std::move(it->second);
+  segments_.erase(it);
+  RETURN_IF_ERROR(seg->MarkDeleted());
+  return seg->Delete();
+}
+
+absl::StatusOr<int> Log::ApplyRetention() {
+  absl::MutexLock lock(&mu_);
+  if (closed_ || !config_.cleanup_delete) return 0;
+  const int64_t now = options_.clock->NowMs();
+  const int64_t retention_ms = config_.retention_ms;
+  auto expired = [&](const Segment& seg) {
+    return retention_ms >= 0 && !seg.empty() &&
+           now - seg.retention_time_ms() > retention_ms;
+  };
+  // When everything sealed is gone and the active segment alone is
+  // expired, roll it so it can go too.
+  if (segments_.size() == 1 && expired(active())) RETURN_IF_ERROR(RollLocked());
+  int deleted = 0;
+  // Time: oldest first, stopping at the first segment still retained, so
+  // the retained range never has a hole.
+  while (segments_.size() > 1 && expired(*segments_.begin()->second)) {
+    RETURN_IF_ERROR(DeleteSegmentLocked(segments_.begin()->first));
+    deleted++;
+  }
+  // Size: drop the oldest while what remains is still at least the limit.
+  if (config_.retention_bytes >= 0) {
+    uint64_t total = 0;
+    for (const auto& [base, seg] : segments_) total += seg->size();
+    while (segments_.size() > 1) {
+      uint64_t oldest = segments_.begin()->second->size();
+      if (total < oldest ||
+          total - oldest < static_cast<uint64_t>(config_.retention_bytes) ||
+          total <= static_cast<uint64_t>(config_.retention_bytes)) {
+        break;
+      }
+      RETURN_IF_ERROR(DeleteSegmentLocked(segments_.begin()->first));
+      total -= oldest;
+      deleted++;
+    }
+  }
+  if (deleted > 0) {
+    RETURN_IF_ERROR(options_.fs->SyncDir(dir_));
+    spdlog::info("{}: retention deleted {} segments; log start is now {}",
+                 dir_, deleted, segments_.begin()->first.value());
+  }
+  return deleted;
+}
+
+std::vector<SegmentView> Log::SealedSegments() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<SegmentView> out;
+  for (auto it = segments_.begin(); std::next(it) != segments_.end(); ++it) {
+    const Segment& seg = *it->second;
+    out.push_back(SegmentView{seg.base(), seg.next_offset(), seg.size(),
+                              seg.last_append_ms(), seg.max_timestamp(),
+                              seg.mapping()});
+  }
+  return out;
+}
+
+absl::Status Log::ReplaceSegments(const std::vector<SegmentView>& group) {
+  if (group.empty()) return absl::InvalidArgumentError("empty group");
+  FileSystem* fs = options_.fs;
+  const Offset base = group.front().base;
+  absl::MutexLock lock(&mu_);
+  // The group must be exactly as the cleaner saw it, and sealed.
+  bool intact = !closed_;
+  for (const SegmentView& v : group) {
+    auto it = segments_.find(v.base);
+    intact = intact && it != segments_.end() &&
+             std::next(it) != segments_.end() &&
+             it->second->size() == v.size && it->second->next_offset() == v.next;
+  }
+  if (!intact) {
+    for (auto kind : {kIndexSuffix, kTimeIndexSuffix, kLogSuffix}) {
+      (void)fs->Remove(SegmentFileName(dir_, base, kind) +
+                       std::string(kSwapFileSuffix));
+    }
+    return absl::AbortedError(
+        "segments changed while being cleaned; output discarded");
+  }
+  // Old segments go first (their .log renames make them invisible to a
+  // restart, which then completes the swap from the .swap files) ...
+  for (const SegmentView& v : group) {
+    RETURN_IF_ERROR(segments_.find(v.base)->second->MarkDeleted());
+  }
+  RETURN_IF_ERROR(fs->SyncDir(dir_));
+  // ... then the cleaned files take their place, the .log last.
+  for (auto kind : {kIndexSuffix, kTimeIndexSuffix, kLogSuffix}) {
+    std::string live = SegmentFileName(dir_, base, kind);
+    RETURN_IF_ERROR(fs->Rename(live + std::string(kSwapFileSuffix), live));
+  }
+  RETURN_IF_ERROR(fs->SyncDir(dir_));
+  RecoveryStats stats;
+  ASSIGN_OR_RETURN(auto cleaned,
+                   Segment::Open(fs, dir_, base, config_.segment_config(),
+                                 std::numeric_limits<uint64_t>::max(),
+                                 /*recover=*/false, /*active=*/false, &stats));
+  for (const SegmentView& v : group) {
+    auto it = segments_.find(v.base);
+    std::unique_ptr<Segment> old = std::move(it->second);
+    segments_.erase(it);
+    RETURN_IF_ERROR(old->Delete());
+  }
+  segments_.emplace(base, std::move(cleaned));
+  // A recovery point inside the replaced range no longer matches the files.
+  if (recovery_point_.segment_base >= base &&
+      recovery_point_.segment_base < group.back().next) {
+    RETURN_IF_ERROR(FlushLocked());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Log::FlushLocked() {

@@ -64,6 +64,17 @@ struct ReadResult {
   Offset log_end_offset;
 };
 
+// A sealed segment as the cleaner sees it: its mapping stays valid even if
+// the segment is deleted meanwhile.
+struct SegmentView {
+  Offset base;
+  Offset next;  // offset after its last batch
+  uint64_t size = 0;
+  int64_t last_append_ms = 0;
+  int64_t max_timestamp = -1;
+  std::shared_ptr<const Mapping> mapping;
+};
+
 // What opening found and did.
 struct OpenReport {
   int segments = 0;
@@ -72,6 +83,7 @@ struct OpenReport {
   uint64_t bytes_scanned = 0;    // bytes CRC-checked by recovery
   uint64_t bytes_truncated = 0;  // torn/corrupt bytes dropped
   int segments_dropped = 0;      // later segments dropped after a gap
+  int swaps_completed = 0;       // cleaner swaps finished after a crash
 };
 
 class Log {
@@ -118,6 +130,25 @@ class Log {
   uint64_t unflushed_bytes() const;
   const std::string& dir() const { return dir_; }
 
+  // Deletes whole sealed segments, oldest first, while they breach
+  // retention.ms (judged by their last append time) or retention.bytes, when
+  // cleanup.policy includes delete; rolls the active segment first when it
+  // alone breaches retention.ms. Returns how many segments went. Deletion
+  // renames files to "*.deleted" before removing them, so a crash at any
+  // point leaves a log whose start moved forward with no hole.
+  absl::StatusOr<int> ApplyRetention();
+
+  // The sealed segments (never the active one), oldest first.
+  std::vector<SegmentView> SealedSegments() const;
+
+  // The cleaner's commit: replaces the sealed segments whose bases are
+  // `group` (consecutive, oldest first) with the cleaned segment whose
+  // files "<group[0]>.{log,index,timeindex}.swap" are already durable.
+  // kAborted, with nothing changed, when the group is no longer what it was
+  // (retention or truncation got there first): the caller discards its
+  // output.
+  absl::Status ReplaceSegments(const std::vector<SegmentView>& group);
+
   // Makes every append so far durable and advances the recovery point.
   absl::Status Flush();
   // Flushes when flush.ms has passed since the oldest unflushed append.
@@ -138,6 +169,8 @@ class Log {
 
  private:
   Log(std::string dir, const LogConfig& config, const LogOptions& options);
+  static absl::StatusOr<int> CompleteInterruptedFileOps(FileSystem* fs,
+                                                        const std::string& dir);
   Segment& active() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return *segments_.rbegin()->second;
   }
@@ -147,6 +180,10 @@ class Log {
   absl::Status RollLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ShouldTimeRoll() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Renames a segment's files to *.deleted, drops it from the log, and
+  // removes the files. REQUIRES: not the active segment.
+  absl::Status DeleteSegmentLocked(Offset base)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
   const LogOptions options_;

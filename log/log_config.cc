@@ -3,6 +3,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/ascii.h"
 #include "log/strings.h"
 
 namespace fjord::log {
@@ -29,6 +32,25 @@ absl::Status LogConfig::Validate() const {
     return absl::InvalidArgumentError(absl::StrFormat(
         "flush.ms must be >= 0 or -1, got %d", flush_ms));
   }
+  if (retention_ms < -1 || retention_bytes < -1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "retention.ms and retention.bytes must be >= 0 or -1, got %d and %d",
+        retention_ms, retention_bytes));
+  }
+  if (!cleanup_delete && !cleanup_compact) {
+    return absl::InvalidArgumentError(
+        "cleanup.policy must include delete or compact");
+  }
+  if (delete_retention_ms < 0 || min_compaction_lag_ms < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "delete.retention.ms and min.compaction.lag.ms must be >= 0, got %d "
+        "and %d", delete_retention_ms, min_compaction_lag_ms));
+  }
+  if (!(min_cleanable_dirty_ratio >= 0 && min_cleanable_dirty_ratio <= 1)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "min.cleanable.dirty.ratio must be in [0, 1], got %g",
+        min_cleanable_dirty_ratio));
+  }
   if (max_message_bytes < 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "max.message.bytes must be >= 0, got %d", max_message_bytes));
@@ -46,6 +68,37 @@ absl::Status LogConfig::Set(std::string_view key_in, std::string_view value_in) 
     return absl::OkStatus();
   };
   int64_t v = 0;
+  if (key == "cleanup.policy") {
+    LogConfig next = *this;
+    next.cleanup_delete = next.cleanup_compact = false;
+    for (absl::string_view part : absl::StrSplit(value, ',')) {
+      part = absl::StripAsciiWhitespace(part);
+      if (part == "delete") {
+        next.cleanup_delete = true;
+      } else if (part == "compact") {
+        next.cleanup_compact = true;
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "invalid value '", value,
+            "' for cleanup.policy: use delete, compact or compact,delete"));
+      }
+    }
+    if (absl::Status vs = next.Validate(); !vs.ok()) return vs;
+    *this = next;
+    return absl::OkStatus();
+  }
+  if (key == "min.cleanable.dirty.ratio") {
+    double d;
+    if (!absl::SimpleAtod(value, &d)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid value '", value, "' for ", key, ": not a number"));
+    }
+    LogConfig next = *this;
+    next.min_cleanable_dirty_ratio = d;
+    if (absl::Status vs = next.Validate(); !vs.ok()) return vs;
+    *this = next;
+    return absl::OkStatus();
+  }
   if (key == "preallocate" || key == "verify.crc.on.read") {
     bool b;
     if (!absl::SimpleAtob(value, &b)) {
@@ -59,7 +112,10 @@ absl::Status LogConfig::Set(std::string_view key_in, std::string_view value_in) 
   if (!s.ok() && (key == "segment.bytes" || key == "segment.ms" ||
                   key == "segment.index.bytes" ||
                   key == "index.interval.bytes" || key == "flush.bytes" ||
-                  key == "flush.ms" || key == "max.message.bytes")) {
+                  key == "flush.ms" || key == "max.message.bytes" ||
+                  key == "retention.ms" || key == "retention.bytes" ||
+                  key == "delete.retention.ms" ||
+                  key == "min.compaction.lag.ms")) {
     return s;
   }
   LogConfig next = *this;
@@ -81,6 +137,14 @@ absl::Status LogConfig::Set(std::string_view key_in, std::string_view value_in) 
     next.flush_ms = v;
   } else if (key == "max.message.bytes") {
     next.max_message_bytes = v;
+  } else if (key == "retention.ms") {
+    next.retention_ms = v;
+  } else if (key == "retention.bytes") {
+    next.retention_bytes = v;
+  } else if (key == "delete.retention.ms") {
+    next.delete_retention_ms = v;
+  } else if (key == "min.compaction.lag.ms") {
+    next.min_compaction_lag_ms = v;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown log config '", key, "'"));

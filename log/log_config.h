@@ -32,6 +32,22 @@ struct LogConfig {
   int64_t max_message_bytes = 1048588;
   // Check each batch's CRC before serving it from Read.
   bool verify_crc_on_read = true;
+  // retention.ms: delete sealed segments whose last append is older (-1:
+  // keep forever).
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  // retention.bytes: delete the oldest sealed segments while the log is
+  // larger (-1: no limit).
+  int64_t retention_bytes = -1;
+  // cleanup.policy: "delete", "compact", or "compact,delete".
+  bool cleanup_delete = true;
+  bool cleanup_compact = false;
+  // delete.retention.ms: how long a tombstone outlives the first cleaning
+  // that saw it.
+  int64_t delete_retention_ms = 24LL * 3600 * 1000;
+  // min.compaction.lag.ms: records younger than this are never compacted.
+  int64_t min_compaction_lag_ms = 0;
+  // min.cleanable.dirty.ratio: clean when dirty / total bytes reaches it.
+  double min_cleanable_dirty_ratio = 0.5;
 
   // kInvalidArgument naming the first out-of-range setting.
   absl::Status Validate() const;

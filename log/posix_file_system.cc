@@ -135,6 +135,23 @@ class PosixFile final : public File {
 
   const std::string& path() const override { return path_; }
 
+  absl::StatusOr<int64_t> ModifiedTimeMs() const override {
+    struct stat st;
+    if (fstat(fd_, &st) != 0) return ErrnoToStatus(errno, "fstat", path_);
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 +
+           st.st_mtim.tv_nsec / 1'000'000;
+  }
+
+  absl::Status SetModifiedTimeMs(int64_t ms) override {
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;  // access time unchanged
+    times[1].tv_sec = ms / 1000;
+    times[1].tv_nsec = (ms % 1000) * 1'000'000;
+    if (futimens(fd_, times) != 0) return ErrnoToStatus(errno, "futimens", path_);
+    return absl::OkStatus();
+  }
+
  private:
   const std::string path_;
   const int fd_;

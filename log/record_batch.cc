@@ -185,6 +185,102 @@ absl::Status DecodeRecords(std::span<const uint8_t> batch,
   return absl::OkStatus();
 }
 
+namespace {
+
+void AppendRecordBytes(std::string* s, std::optional<std::string_view> v) {
+  if (!v) {
+    internal::AppendVarint32(s, -1);
+    return;
+  }
+  internal::AppendVarint32(s, static_cast<int32_t>(v->size()));
+  s->append(v->data(), v->size());
+}
+
+// Appends one record (length-prefixed) to `out`.
+void EncodeRecord(int64_t timestamp_delta, int32_t offset_delta,
+                  std::optional<std::string_view> key,
+                  std::optional<std::string_view> value,
+                  const std::vector<RecordHeader>& headers, std::string* out) {
+  thread_local std::string body;
+  body.clear();
+  body.push_back(0);  // attributes
+  internal::AppendVarint64(&body, timestamp_delta);
+  internal::AppendVarint32(&body, offset_delta);
+  AppendRecordBytes(&body, key);
+  AppendRecordBytes(&body, value);
+  internal::AppendVarint32(&body, static_cast<int32_t>(headers.size()));
+  for (const auto& hd : headers) {
+    AppendRecordBytes(&body, hd.key);
+    AppendRecordBytes(&body, hd.value);
+  }
+  internal::AppendVarint32(out, static_cast<int32_t>(body.size()));
+  out->append(body);
+}
+
+// Fills in the 61-byte header of `out` (records already after it) and the
+// CRC.
+void FinishHeader(const BatchHeader& h, std::string* out) {
+  auto* d = reinterpret_cast<uint8_t*>(out->data());
+  StoreBE<int64_t>(d + L::kBaseOffset, h.base_offset);
+  StoreBE<int32_t>(d + L::kBatchLength,
+                   static_cast<int32_t>(out->size() - L::kLogOverhead));
+  StoreBE<int32_t>(d + L::kPartitionLeaderEpoch, h.partition_leader_epoch);
+  d[L::kMagic] = L::kMagicV2;
+  StoreBE<int16_t>(d + L::kAttributes, h.attributes);
+  StoreBE<int32_t>(d + L::kLastOffsetDelta, h.last_offset_delta);
+  StoreBE<int64_t>(d + L::kBaseTimestamp, h.base_timestamp);
+  StoreBE<int64_t>(d + L::kMaxTimestamp, h.max_timestamp);
+  StoreBE<int64_t>(d + L::kProducerId, h.producer_id);
+  StoreBE<int16_t>(d + L::kProducerEpoch, h.producer_epoch);
+  StoreBE<int32_t>(d + L::kBaseSequence, h.base_sequence);
+  StoreBE<int32_t>(d + L::kRecordCount, h.record_count);
+  StoreBE<uint32_t>(d + L::kCrc,
+                    ComputeBatchCrc(std::span<const uint8_t>(d, out->size())));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RebuildBatch(
+    const BatchHeader& original, const std::vector<Record>& records,
+    std::optional<int64_t> delete_horizon_ms) {
+  BatchHeader h = original;
+  h.record_count = static_cast<int32_t>(records.size());
+  // A header-only batch has nothing to compress (as Kafka writes them).
+  if (records.empty()) h.attributes &= ~L::kCodecMask;
+  const bool append_time = h.attributes & L::kTimestampTypeBit;
+  if (delete_horizon_ms) {
+    h.attributes |= L::kDeleteHorizonBit;
+    h.base_timestamp = *delete_horizon_ms;
+  } else if (!(h.attributes & L::kDeleteHorizonBit) && !append_time &&
+             !records.empty()) {
+    h.base_timestamp = records.front().timestamp;
+  }
+  if (!append_time && !records.empty()) {
+    h.max_timestamp = records.front().timestamp;
+    for (const Record& r : records) {
+      h.max_timestamp = std::max(h.max_timestamp, r.timestamp);
+    }
+  }
+  std::string body;
+  for (const Record& r : records) {
+    int64_t offset_delta = r.offset.value() - h.base_offset;
+    if (offset_delta < 0 || offset_delta > h.last_offset_delta) {
+      return absl::InvalidArgumentError("record outside its batch's offsets");
+    }
+    int64_t ts_delta = append_time ? 0 : r.timestamp - h.base_timestamp;
+    EncodeRecord(ts_delta, static_cast<int32_t>(offset_delta), r.key, r.value,
+                 r.headers, &body);
+  }
+  std::string out(L::kHeaderSize, '\0');
+  if (h.codec() == Codec::kNone || records.empty()) {
+    out.append(body);
+  } else {
+    RETURN_IF_ERROR(Compress(h.codec(), body, &out));
+  }
+  FinishHeader(h, &out);
+  return out;
+}
+
 BatchBuilder::BatchBuilder(BatchOptions options) : options_(options) {}
 
 void BatchBuilder::Add(const RecordInput& record) {
@@ -194,29 +290,8 @@ void BatchBuilder::Add(const RecordInput& record) {
   }
   max_timestamp_ = std::max(max_timestamp_, record.timestamp);
 
-  // Encode the body first to learn its length.
-  thread_local std::string body;
-  body.clear();
-  body.push_back(0);  // attributes
-  internal::AppendVarint64(&body, record.timestamp - base_timestamp_);
-  internal::AppendVarint32(&body, count_);
-  auto append_bytes = [](std::string* s, std::optional<std::string_view> v) {
-    if (!v) {
-      internal::AppendVarint32(s, -1);
-      return;
-    }
-    internal::AppendVarint32(s, static_cast<int32_t>(v->size()));
-    s->append(*v);
-  };
-  append_bytes(&body, record.key);
-  append_bytes(&body, record.value);
-  internal::AppendVarint32(&body, static_cast<int32_t>(record.headers.size()));
-  for (const auto& hd : record.headers) {
-    append_bytes(&body, hd.key);
-    append_bytes(&body, hd.value);
-  }
-  internal::AppendVarint32(&records_, static_cast<int32_t>(body.size()));
-  records_.append(body);
+  EncodeRecord(record.timestamp - base_timestamp_, count_, record.key,
+               record.value, record.headers, &records_);
   count_++;
 }
 

@@ -131,6 +131,24 @@ struct Record {
 absl::Status DecodeRecords(std::span<const uint8_t> batch,
                            std::string* scratch, std::vector<Record>* out);
 
+// Re-encodes a batch keeping only `records` (a subset of its records, in
+// order, as decoded by DecodeRecords): same base offset, lastOffsetDelta,
+// producer id/epoch/base sequence, leader epoch, codec and attribute bits;
+// each record keeps its offset and timestamp. An empty `records` gives a
+// header-only batch (recordCount 0), which keeps a producer's sequence
+// state and the offset range. With `delete_horizon_ms`, sets attribute bit
+// 6 and stores the horizon as the base timestamp (KIP-534); otherwise an
+// existing horizon is kept.
+absl::StatusOr<std::string> RebuildBatch(
+    const BatchHeader& original, const std::vector<Record>& records,
+    std::optional<int64_t> delete_horizon_ms);
+
+// The delete horizon of a batch (bit 6 set), if any.
+inline std::optional<int64_t> DeleteHorizonMs(const BatchHeader& h) {
+  if (h.attributes & batch_layout::kDeleteHorizonBit) return h.base_timestamp;
+  return std::nullopt;
+}
+
 // What a producer supplies for one record.
 struct RecordInput {
   std::optional<std::string_view> key;

@@ -63,6 +63,10 @@ Segment::Segment(FileSystem* fs, std::string dir, Offset base,
 
 Segment::~Segment() = default;
 
+std::string Segment::Path(std::string_view kind) const {
+  return SegmentFileName(dir_, base_, kind) + file_suffix_;
+}
+
 absl::Status Segment::MapLog(uint64_t length) {
   ASSIGN_OR_RETURN(auto m, log_file_->Map(length, /*writable=*/false));
   map_ = std::shared_ptr<Mapping>(std::move(m));
@@ -73,7 +77,7 @@ absl::Status Segment::OpenIndexes(bool active) {
   size_t prealloc = active ? config_.index_bytes : 0;
   auto open_or_create = [&](std::string_view suffix, auto open_fn,
                             auto* out) -> absl::Status {
-    std::string path = SegmentFileName(dir_, base_, suffix);
+    std::string path = Path(suffix);
     auto index = open_fn(fs_, path, base_, prealloc);
     if (absl::IsNotFound(index.status())) {
       spdlog::warn("{}: missing, rebuilding it", path);
@@ -90,26 +94,27 @@ absl::Status Segment::OpenIndexes(bool active) {
 
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(
     FileSystem* fs, const std::string& dir, Offset base,
-    const SegmentConfig& config, int64_t now_ms) {
+    const SegmentConfig& config, int64_t now_ms, std::string_view file_suffix) {
   std::unique_ptr<Segment> seg(new Segment(fs, dir, base, config));
-  std::string log_path = SegmentFileName(dir, base, kLogSuffix);
-  for (auto suffix : {kIndexSuffix, kTimeIndexSuffix}) {
-    std::string p = SegmentFileName(dir, base, suffix);
+  seg->file_suffix_ = std::string(file_suffix);
+  for (auto kind : {kIndexSuffix, kTimeIndexSuffix}) {
+    std::string p = seg->Path(kind);
     if (fs->Exists(p)) RETURN_IF_ERROR(fs->Remove(p));
   }
-  ASSIGN_OR_RETURN(seg->log_file_, fs->Open(log_path, OpenMode::kTruncate));
+  ASSIGN_OR_RETURN(seg->log_file_,
+                   fs->Open(seg->Path(kLogSuffix), OpenMode::kTruncate));
   absl::Status s = absl::OkStatus();
   if (config.preallocate) s = seg->log_file_->Allocate(config.segment_bytes);
   if (s.ok()) s = seg->MapLog(config.segment_bytes);
   if (s.ok()) s = seg->OpenIndexes(/*active=*/true);
   if (!s.ok()) {
     // Leave nothing behind: a half-made segment must not be loaded later.
+    std::string paths[] = {seg->Path(kLogSuffix), seg->Path(kIndexSuffix),
+                           seg->Path(kTimeIndexSuffix)};
     seg->log_file_.reset();
     seg->offset_index_.reset();
     seg->time_index_.reset();
-    for (auto suffix : {kLogSuffix, kIndexSuffix, kTimeIndexSuffix}) {
-      (void)fs->Remove(SegmentFileName(dir, base, suffix));
-    }
+    for (const auto& p : paths) (void)fs->Remove(p);
     return s;
   }
   seg->file_size_ = config.preallocate ? config.segment_bytes : 0;
@@ -120,12 +125,16 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(
 absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(
     FileSystem* fs, const std::string& dir, Offset base,
     const SegmentConfig& config, uint64_t trusted_end, bool recover,
-    bool active, RecoveryStats* stats) {
+    bool active, RecoveryStats* stats,
+    std::optional<Offset> expect_at_trusted_end) {
   std::unique_ptr<Segment> seg(new Segment(fs, dir, base, config));
   std::string log_path = SegmentFileName(dir, base, kLogSuffix);
   ASSIGN_OR_RETURN(seg->log_file_, fs->Open(log_path, OpenMode::kReadWrite));
   ASSIGN_OR_RETURN(uint64_t file_size, seg->log_file_->Size());
   trusted_end = std::min(trusted_end, file_size);
+  if (auto mtime = seg->log_file_->ModifiedTimeMs(); mtime.ok()) {
+    seg->last_append_ms_ = *mtime;
+  }
   if (active && config.preallocate && file_size < config.segment_bytes) {
     absl::Status s = seg->log_file_->Allocate(config.segment_bytes);
     if (!s.ok()) {
@@ -138,6 +147,19 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(
   RETURN_IF_ERROR(seg->MapLog(std::max<uint64_t>(
       file_size, active ? config.segment_bytes : 0)));
   RETURN_IF_ERROR(seg->OpenIndexes(active));
+  if (expect_at_trusted_end && trusted_end > 0 &&
+      trusted_end + batch_layout::kHeaderSize <= file_size) {
+    const uint8_t* at = seg->map_->data() + trusted_end;
+    auto h = ParseBatchHeader(at, file_size - trusted_end);
+    bool zeros = std::all_of(at, at + batch_layout::kHeaderSize,
+                             [](uint8_t b) { return b == 0; });
+    if (!zeros && (!h.ok() || h->base() != *expect_at_trusted_end)) {
+      spdlog::warn("{}: recovery point does not match the segment (rewritten "
+                   "by the cleaner?); scanning all of it", log_path);
+      trusted_end = 0;
+      recover = true;
+    }
+  }
 
   std::string error;
   RETURN_IF_ERROR(seg->LoadTrusted(trusted_end, &error));
@@ -289,7 +311,8 @@ bool Segment::HasRoomFor(uint64_t bytes, Offset last) const {
   return size_ + bytes <= config_.segment_bytes;
 }
 
-absl::Status Segment::Append(std::span<const uint8_t> bytes) {
+absl::Status Segment::Append(std::span<const uint8_t> bytes,
+                             int64_t append_time_ms) {
   const uint64_t pos = size_;
   if (pos + bytes.size() > map_->size()) {
     // Only an empty segment takes a batch larger than segment.bytes.
@@ -308,6 +331,7 @@ absl::Status Segment::Append(std::span<const uint8_t> bytes) {
     p += h->size_bytes();
   }
   size_ = pos + bytes.size();
+  last_append_ms_ = std::max(last_append_ms_, append_time_ms);
   return absl::OkStatus();
 }
 
@@ -433,6 +457,13 @@ absl::Status Segment::Seal() {
     RETURN_IF_ERROR(log_file_->Truncate(size_));
     file_size_ = size_;
   }
+  // The last append time survives restarts as the file's mtime.
+  if (last_append_ms_ > 0) {
+    auto mtime = log_file_->ModifiedTimeMs();
+    if (!mtime.ok() || *mtime != last_append_ms_) {
+      RETURN_IF_ERROR(log_file_->SetModifiedTimeMs(last_append_ms_));
+    }
+  }
   sealed_ = true;
   return absl::OkStatus();
 }
@@ -481,10 +512,25 @@ absl::Status Segment::TruncateTo(Offset offset) {
   return time_index_->file().Sync();
 }
 
+absl::Status Segment::MarkDeleted() {
+  if (file_suffix_ == kDeletedFileSuffix) return absl::OkStatus();
+  const std::string old_suffix = file_suffix_;
+  for (auto kind : {kLogSuffix, kIndexSuffix, kTimeIndexSuffix}) {
+    std::string from = SegmentFileName(dir_, base_, kind) + old_suffix;
+    std::string to = SegmentFileName(dir_, base_, kind) +
+                     std::string(kDeletedFileSuffix);
+    absl::Status s = fs_->Rename(from, to);
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    // Once the .log is renamed the segment is gone for a restart; the
+    // indexes follow (an index left behind is removed at start).
+    if (kind == kLogSuffix) file_suffix_ = std::string(kDeletedFileSuffix);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Segment::Delete() {
-  std::string paths[] = {SegmentFileName(dir_, base_, kLogSuffix),
-                         SegmentFileName(dir_, base_, kIndexSuffix),
-                         SegmentFileName(dir_, base_, kTimeIndexSuffix)};
+  std::string paths[] = {Path(kLogSuffix), Path(kIndexSuffix),
+                         Path(kTimeIndexSuffix)};
   log_file_.reset();
   offset_index_.reset();
   time_index_.reset();

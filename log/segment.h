@@ -50,9 +50,12 @@ struct SegmentSlice {
 class Segment {
  public:
   // Creates the files of a new, empty, active segment, replacing stale ones.
+  // `file_suffix` is appended to each file name (".cleaned" for the
+  // cleaner's output, which is renamed into place later).
   static absl::StatusOr<std::unique_ptr<Segment>> Create(
       FileSystem* fs, const std::string& dir, Offset base,
-      const SegmentConfig& config, int64_t now_ms);
+      const SegmentConfig& config, int64_t now_ms,
+      std::string_view file_suffix = "");
 
   // Opens an existing segment and establishes its size, next offset, max
   // timestamp and indexes:
@@ -63,11 +66,16 @@ class Segment {
   //    batch with CRC checks; the first torn or corrupt batch and all that
   //    follows is cut off (counted in `stats`);
   //  - otherwise the segment ends at trusted_end.
-  // `active` preallocates the files again for appends.
+  // `active` preallocates the files again for appends. When
+  // `expect_at_trusted_end` is given and the batch at trusted_end does not
+  // start with that offset (the segment was rewritten by the cleaner since
+  // the recovery point was taken), nothing is trusted and the whole segment
+  // is scanned.
   static absl::StatusOr<std::unique_ptr<Segment>> Open(
       FileSystem* fs, const std::string& dir, Offset base,
       const SegmentConfig& config, uint64_t trusted_end, bool recover,
-      bool active, RecoveryStats* stats);
+      bool active, RecoveryStats* stats,
+      std::optional<Offset> expect_at_trusted_end = std::nullopt);
 
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
@@ -85,6 +93,17 @@ class Segment {
   // Broker time the segment was created, or its first batch's timestamp
   // when reopened: the start of its segment.ms clock.
   int64_t roll_base_ms() const { return roll_base_ms_; }
+  // Broker time of the last append (persisted as the .log file's mtime when
+  // sealed); 0 when unknown.
+  int64_t last_append_ms() const { return last_append_ms_; }
+  void set_last_append_ms(int64_t ms) { last_append_ms_ = ms; }
+  // What retention judges the segment's age by: the last append time, or
+  // the largest record timestamp when that is unknown.
+  int64_t retention_time_ms() const {
+    return last_append_ms_ > 0 ? last_append_ms_ : max_timestamp_;
+  }
+  // The mapping of the .log file (valid for [0, size())).
+  std::shared_ptr<const Mapping> mapping() const { return map_; }
   const std::string& log_path() const { return log_file_->path(); }
 
   // Whether `bytes` more ending at `last` fit without rolling: within
@@ -97,7 +116,7 @@ class Segment {
   // base == next_offset(). On failure nothing is visible and a torn tail
   // past size() may remain in the file, to be overwritten or cut on
   // recovery.
-  absl::Status Append(std::span<const uint8_t> bytes);
+  absl::Status Append(std::span<const uint8_t> bytes, int64_t append_time_ms);
 
   // Whole batches from the one containing `start` (or the first after it),
   // at least one batch if any exists unless it reaches `max_offset`
@@ -119,6 +138,9 @@ class Segment {
   // bytes are overwritten with zeros and synced so a crash cannot bring
   // them back.
   absl::Status TruncateTo(Offset offset);
+  // Renames the files to "<name>.deleted", the .log first: from then on the
+  // segment is no longer part of the log after a restart.
+  absl::Status MarkDeleted();
   // Closes and unlinks the files; readers' mappings stay valid.
   absl::Status Delete();
 
@@ -141,9 +163,12 @@ class Segment {
   void IndexBatch(const BatchHeader& h, uint64_t position);
   absl::Status RecoverFrom(uint64_t from, RecoveryStats* stats);
 
+  std::string Path(std::string_view kind) const;
+
   FileSystem* const fs_;
   const std::string dir_;
   const Offset base_;
+  std::string file_suffix_;  // "", ".cleaned" or ".deleted"
   SegmentConfig config_;
   std::unique_ptr<File> log_file_;
   std::shared_ptr<Mapping> map_;  // shared with readers' slices
@@ -156,6 +181,7 @@ class Segment {
   Offset next_offset_;
   int64_t max_timestamp_ = -1;
   int64_t roll_base_ms_ = 0;
+  int64_t last_append_ms_ = 0;
   uint64_t bytes_since_index_ = 0;
   bool sealed_ = false;
 };
