@@ -18,6 +18,8 @@ inline constexpr std::string_view kLockFileName = ".lock";
 inline constexpr std::string_view kCleanShutdownFileName = ".clean-shutdown";
 inline constexpr std::string_view kRecoveryPointFileName =
     "recovery-point-checkpoint";
+inline constexpr std::string_view kCleanerOffsetFileName =
+    "cleaner-offset-checkpoint";
 // Suffixes appended to segment file names: a segment being deleted, the
 // cleaner's output being written, and cleaner output committed but not yet
 // in place (see FORMAT.md).

@@ -76,6 +76,21 @@ absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(
     m->logs_.emplace(*tp, std::shared_ptr<Log>(std::move(*log)));
   }
   report->logs = static_cast<int>(m->logs_.size());
+  {
+    absl::MutexLock l(&m->cleaner_mu_);
+    m->cleaner_ = std::make_unique<Cleaner>(options.cleaner,
+                                            options.log_options.clock, fs);
+    auto text = fs->ReadFile(absl::StrCat(dir, "/", ToAbsl(kCleanerOffsetFileName)));
+    if (text.ok()) {
+      auto offsets = DecodeOffsets(kCleanerOffsetFileName, *text);
+      if (offsets.ok()) {
+        m->first_dirty_ = std::move(*offsets);
+      } else {
+        // Losing it only means the next passes re-clean clean data.
+        spdlog::warn("{}: {}", dir, offsets.status().message());
+      }
+    }
+  }
 
   // From here on the state on disk is no longer that of a clean stop.
   if (fs->Exists(marker)) {
@@ -85,6 +100,9 @@ absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(
   RETURN_IF_ERROR(m->CheckpointRecoveryPoints());
   if (options.start_flusher) {
     m->flusher_ = std::thread([p = m.get()] { p->FlusherLoop(); });
+  }
+  if (options.cleaner_enable) {
+    m->cleaner_thread_ = std::thread([p = m.get()] { p->CleanerLoop(); });
   }
   report->elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::steady_clock::now() - started)
@@ -103,22 +121,102 @@ LogManager::~LogManager() {
     stop_ = true;
   }
   if (flusher_.joinable()) flusher_.join();
+  if (cleaner_thread_.joinable()) cleaner_thread_.join();
+}
+
+bool LogManager::WaitForStop(int64_t ms) {
+  absl::MutexLock l(&stop_mu_);
+  auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(stop_mu_) {
+    return stop_;
+  };
+  return stop_mu_.AwaitWithTimeout(absl::Condition(&stopped),
+                                   absl::Milliseconds(ms));
+}
+
+void LogManager::CleanerLoop() {
+  while (!WaitForStop(0)) {
+    auto r = CleanOnce();
+    if (!r.ok()) {
+      spdlog::error("{}: cleaner: {}", options_.data_dir, r.status().message());
+    }
+    // Go straight on while there is work; otherwise back off.
+    if ((!r.ok() || !r->has_value()) && WaitForStop(options_.cleaner_backoff_ms)) {
+      return;
+    }
+  }
+}
+
+absl::StatusOr<std::optional<CleanResult>> LogManager::CleanOnce() {
+  absl::MutexLock cl(&cleaner_mu_);
+  std::vector<std::pair<TopicPartition, std::shared_ptr<Log>>> logs;
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (const auto& [tp, log] : logs_) logs.emplace_back(tp, log);
+  }
+  std::shared_ptr<Log> best;
+  TopicPartition best_tp;
+  double best_ratio = -1;
+  for (const auto& [tp, log] : logs) {
+    const LogConfig config = log->config();
+    if (!config.cleanup_compact) continue;
+    auto it = first_dirty_.find(tp);
+    Offset first_dirty = it == first_dirty_.end() ? log->log_start_offset()
+                                                  : it->second;
+    DirtyStats stats = cleaner_->Measure(*log, first_dirty);
+    if (stats.dirty_bytes == 0 ||
+        stats.ratio() < config.min_cleanable_dirty_ratio) {
+      continue;
+    }
+    if (stats.ratio() > best_ratio) {
+      best_ratio = stats.ratio();
+      best = log;
+      best_tp = tp;
+    }
+  }
+  if (best == nullptr) return std::optional<CleanResult>();
+  auto it = first_dirty_.find(best_tp);
+  Offset first_dirty =
+      it == first_dirty_.end() ? best->log_start_offset() : it->second;
+  auto result = cleaner_->Clean(*best, first_dirty);
+  if (!result.ok()) {
+    if (absl::IsAborted(result.status())) return std::optional<CleanResult>();
+    return absl::Status(result.status().code(),
+                        absl::StrCat(best_tp.ToString(), ": ",
+                                     result.status().message()));
+  }
+  if (!result->cleaned) return std::optional<CleanResult>();
+  first_dirty_[best_tp] = result->next_first_dirty;
+  RETURN_IF_ERROR(WriteCleanerCheckpoint());
+  RETURN_IF_ERROR(CheckpointRecoveryPoints());
+  return std::optional<CleanResult>(*result);
+}
+
+absl::Status LogManager::WriteCleanerCheckpoint() {
+  return options_.log_options.fs->WriteFileAtomically(
+      absl::StrCat(options_.data_dir, "/", ToAbsl(kCleanerOffsetFileName)),
+      EncodeOffsets(kCleanerOffsetFileName, first_dirty_));
+}
+
+absl::StatusOr<int> LogManager::ApplyRetention() {
+  std::vector<std::shared_ptr<Log>> logs;
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (const auto& [tp, log] : logs_) logs.push_back(log);
+  }
+  int deleted = 0;
+  for (const auto& log : logs) {
+    ASSIGN_OR_RETURN(int n, log->ApplyRetention());
+    deleted += n;
+  }
+  if (deleted > 0) RETURN_IF_ERROR(CheckpointRecoveryPoints());
+  return deleted;
 }
 
 void LogManager::FlusherLoop() {
   auto last_checkpoint = std::chrono::steady_clock::now();
+  auto last_retention = last_checkpoint;
   for (;;) {
-    {
-      absl::MutexLock l(&stop_mu_);
-      auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(stop_mu_) {
-        return stop_;
-      };
-      if (stop_mu_.AwaitWithTimeout(
-              absl::Condition(&stopped),
-              absl::Milliseconds(options_.flush_check_interval_ms))) {
-        return;
-      }
-    }
+    if (WaitForStop(options_.flush_check_interval_ms)) return;
     std::vector<std::shared_ptr<Log>> logs;
     {
       absl::ReaderMutexLock l(&mu_);
@@ -129,6 +227,12 @@ void LogManager::FlusherLoop() {
       if (!s.ok()) spdlog::error("{}: flush failed: {}", log->dir(), s.message());
     }
     auto now = std::chrono::steady_clock::now();
+    if (now - last_retention >=
+        std::chrono::milliseconds(options_.retention_check_interval_ms)) {
+      auto r = ApplyRetention();
+      if (!r.ok()) spdlog::error("retention failed: {}", r.status().message());
+      last_retention = now;
+    }
     if (now - last_checkpoint >=
         std::chrono::milliseconds(options_.checkpoint_interval_ms)) {
       absl::Status s = CheckpointRecoveryPoints();
@@ -179,6 +283,10 @@ absl::Status LogManager::Delete(const TopicPartition& tp) {
     log = std::move(it->second);
     logs_.erase(it);
   }
+  {
+    absl::MutexLock cl(&cleaner_mu_);
+    first_dirty_.erase(tp);
+  }
   FileSystem* fs = options_.log_options.fs;
   std::string deleted = absl::StrFormat(
       "%s.%d%s", PathOf(tp), options_.log_options.clock->NowMs(),
@@ -220,6 +328,7 @@ absl::Status LogManager::Close() {
     stop_ = true;
   }
   if (flusher_.joinable()) flusher_.join();
+  if (cleaner_thread_.joinable()) cleaner_thread_.join();
   {
     absl::ReaderMutexLock l(&mu_);
     for (const auto& [tp, log] : logs_) RETURN_IF_ERROR(log->Close());

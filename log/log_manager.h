@@ -21,6 +21,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "log/checkpoint.h"
+#include "log/cleaner.h"
 #include "log/log.h"
 #include "log/types.h"
 
@@ -35,6 +37,14 @@ struct LogManagerOptions {
   // How often recovery points are written to the checkpoint file.
   int64_t checkpoint_interval_ms = 60'000;
   bool start_flusher = true;
+  // log.retention.check.interval.ms: how often the flusher thread applies
+  // retention to every log.
+  int64_t retention_check_interval_ms = 300'000;
+  // log.cleaner.enable: run the cleaner thread (compacted topics).
+  bool cleaner_enable = true;
+  // log.cleaner.backoff.ms: how long an idle cleaner sleeps.
+  int64_t cleaner_backoff_ms = 15'000;
+  CleanerOptions cleaner;
 };
 
 struct StartupReport {
@@ -71,6 +81,12 @@ class LogManager {
 
   absl::Status FlushAll();
   absl::Status CheckpointRecoveryPoints();
+  // Applies retention to every log now; returns segments deleted.
+  absl::StatusOr<int> ApplyRetention();
+  // Cleans the compacted log with the highest dirty ratio at or above its
+  // min.cleanable.dirty.ratio, if any (what the cleaner thread does each
+  // round). nullopt when no log needs cleaning.
+  absl::StatusOr<std::optional<CleanResult>> CleanOnce();
   // Clean shutdown. The manager must not be used afterwards.
   absl::Status Close();
 
@@ -79,6 +95,10 @@ class LogManager {
  private:
   explicit LogManager(const LogManagerOptions& options) : options_(options) {}
   void FlusherLoop();
+  void CleanerLoop();
+  // Waits up to `ms` for Close/destruction; true when stopping.
+  bool WaitForStop(int64_t ms);
+  absl::Status WriteCleanerCheckpoint() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cleaner_mu_);
   std::string PathOf(const TopicPartition& tp) const;
 
   const LogManagerOptions options_;
@@ -90,6 +110,11 @@ class LogManager {
   absl::Mutex stop_mu_;
   bool stop_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread flusher_;
+  std::thread cleaner_thread_;
+  // Cleaner state: first dirty offset per compacted log. Taken before mu_.
+  absl::Mutex cleaner_mu_;
+  std::unique_ptr<Cleaner> cleaner_ ABSL_GUARDED_BY(cleaner_mu_);
+  PartitionOffsets first_dirty_ ABSL_GUARDED_BY(cleaner_mu_);
   bool closed_ = false;
 };
 

@@ -119,6 +119,16 @@ void WriteFileBytes(const std::string& path, uint64_t offset,
   close(fd);
 }
 
+void CopyTree(const std::string& from, const std::string& to) {
+  namespace fs = std::filesystem;
+  fs::copy(from, to, fs::copy_options::recursive);
+  for (const auto& e : fs::recursive_directory_iterator(from)) {
+    if (!e.is_regular_file()) continue;
+    fs::path target = fs::path(to) / fs::relative(e.path(), from);
+    fs::last_write_time(target, fs::last_write_time(e.path()));
+  }
+}
+
 uint64_t FileSize(const std::string& path) {
   return std::filesystem::file_size(path);
 }

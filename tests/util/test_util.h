@@ -66,6 +66,9 @@ std::string ReadFileBytes(const std::string& path);
 void WriteFileBytes(const std::string& path, uint64_t offset,
                     std::string_view bytes);
 uint64_t FileSize(const std::string& path);
+// Copies a directory tree, keeping each file's modification time (fjord
+// keeps a segment's last append time there).
+void CopyTree(const std::string& from, const std::string& to);
 
 }  // namespace fjord::testing
 
