@@ -255,13 +255,6 @@ absl::StatusOr<CleanResult> Cleaner::Clean(Log& log, Offset first_dirty) {
       return s;
     }
     out.reset();
-    // Commit point: the .log.swap rename, after the indexes'.
-    for (auto kind : {kIndexSuffix, kTimeIndexSuffix, kLogSuffix}) {
-      std::string live = SegmentFileName(dir, base, kind);
-      RETURN_IF_ERROR(fs_->Rename(live + std::string(kCleanedFileSuffix),
-                                  live + std::string(kSwapFileSuffix)));
-    }
-    RETURN_IF_ERROR(fs_->SyncDir(dir));
     RETURN_IF_ERROR(log.ReplaceSegments(group));
     result.segments_in += static_cast<int>(group.size());
     result.segments_out++;

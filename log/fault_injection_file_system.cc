@@ -72,6 +72,13 @@ void FaultInjectionFileSystem::SetDiskFull(bool full) {
 void FaultInjectionFileSystem::TearWriteAfter(uint64_t bytes) {
   absl::MutexLock l(&mu_);
   tear_after_ = bytes;
+  tear_crashes_ = true;
+}
+
+void FaultInjectionFileSystem::FailWriteAfter(uint64_t bytes) {
+  absl::MutexLock l(&mu_);
+  tear_after_ = bytes;
+  tear_crashes_ = false;
 }
 
 void FaultInjectionFileSystem::SetSyncFails(bool fails) {
@@ -145,10 +152,16 @@ absl::Status FaultInjectionFileSystem::BeforeWrite(const std::string& path,
   if (tear_after_.has_value()) {
     if (*tear_after_ < n) {
       len = *tear_after_;
-      crashed_ = true;
       tear_after_.reset();
-      result = absl::UnavailableError(absl::StrCat(
-          "injected: write torn after ", len, " of ", n, " bytes"));
+      if (tear_crashes_) {
+        crashed_ = true;
+        result = absl::UnavailableError(absl::StrCat(
+            "injected: write torn after ", len, " of ", n, " bytes"));
+      } else {
+        result = absl::ResourceExhaustedError(absl::StrCat(
+            "write ", path, ": No space left on device (injected after ", len,
+            " of ", n, " bytes)"));
+      }
     } else {
       *tear_after_ -= n;
     }

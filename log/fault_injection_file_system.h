@@ -37,6 +37,10 @@ class FaultInjectionFileSystem final : public FileSystem {
   // that byte and fails; the file system is then "crashed": every later
   // write and sync fails until Reset().
   void TearWriteAfter(uint64_t bytes);
+  // The write that crosses `bytes` more bytes from now writes only up to
+  // that byte and fails with kResourceExhausted; unlike TearWriteAfter the
+  // machine keeps running (a disk that filled up mid-write).
+  void FailWriteAfter(uint64_t bytes);
   // While set, Sync fails with kInternal (an EIO from fsync).
   void SetSyncFails(bool fails);
   // After `n` more mutating operations (create, write, sync, truncate,
@@ -95,6 +99,7 @@ class FaultInjectionFileSystem final : public FileSystem {
   bool sync_fails_ ABSL_GUARDED_BY(mu_) = false;
   bool crashed_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<uint64_t> tear_after_ ABSL_GUARDED_BY(mu_);
+  bool tear_crashes_ ABSL_GUARDED_BY(mu_) = true;
   uint64_t bytes_written_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t operations_ ABSL_GUARDED_BY(mu_) = 0;

@@ -97,7 +97,7 @@ Log::~Log() = default;
 
 absl::StatusOr<std::unique_ptr<Log>> Log::Open(
     const std::string& dir, const LogConfig& config, const LogOptions& options,
-    const RecoveryPoint& rp, bool clean_shutdown, OpenReport* report) {
+    const RecoveryPoint& rp_in, bool clean_shutdown, OpenReport* report) {
   RETURN_IF_ERROR(config.Validate());
   OpenReport local_report;
   if (report == nullptr) report = &local_report;
@@ -125,6 +125,18 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
     }
   }
   std::sort(bases.begin(), bases.end());
+
+  // A recovery point naming a segment that no longer exists (deleted by a
+  // truncation or replaced by the cleaner after the checkpoint was written)
+  // vouches only for segments below the one now in its place.
+  RecoveryPoint rp = rp_in;
+  if (!clean_shutdown && !bases.empty() &&
+      std::find(bases.begin(), bases.end(), rp.segment_base) == bases.end()) {
+    auto floor = std::lower_bound(bases.begin(), bases.end(), rp.segment_base);
+    Offset trust_below =
+        floor == bases.begin() ? bases.front() : *std::prev(floor);
+    rp = RecoveryPoint{trust_below, trust_below, 0};
+  }
 
   absl::MutexLock lock(&log->mu_);
   const SegmentConfig seg_config = config.segment_config();
@@ -166,9 +178,19 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
     if (!log->segments_.empty()) {
       const Segment& prev = *log->segments_.rbegin()->second;
       if (base < prev.next_offset()) {
-        return absl::DataLossError(absl::StrFormat(
-            "%s: segment %d overlaps the previous segment, which ends at "
-            "offset %d", dir, base.value(), prev.next_offset().value()));
+        if (!recover) {
+          return absl::DataLossError(absl::StrFormat(
+              "%s: segment %d overlaps the previous segment, which ends at "
+              "offset %d", dir, base.value(), prev.next_offset().value()));
+        }
+        // Unflushed, and contradicting what came before it (a file whose
+        // deletion was lost in a crash): it and what follows go.
+        spdlog::error("{}: dropping unflushed segment {} that overlaps the "
+                      "previous one", dir, base.value());
+        RETURN_IF_ERROR(seg->Delete());
+        report->segments_dropped++;
+        gap = true;
+        continue;
       }
     }
     report->recovered |= recover;
@@ -296,7 +318,8 @@ absl::Status Log::RollLocked() {
   }
   Offset base = seg->base();
   segments_.emplace(base, std::move(seg));
-  return absl::OkStatus();
+  // The new file's name must be durable before a checkpoint can name it.
+  return options_.fs->SyncDir(dir_);
 }
 
 absl::Status Log::Roll() {
@@ -373,53 +396,76 @@ absl::Status Log::ReplaceSegments(const std::vector<SegmentView>& group) {
   if (group.empty()) return absl::InvalidArgumentError("empty group");
   FileSystem* fs = options_.fs;
   const Offset base = group.front().base;
+  auto cleaned = [&](std::string_view kind) {
+    return SegmentFileName(dir_, base, kind) + std::string(kCleanedFileSuffix);
+  };
+  auto swap = [&](std::string_view kind) {
+    return SegmentFileName(dir_, base, kind) + std::string(kSwapFileSuffix);
+  };
   absl::MutexLock lock(&mu_);
-  // The group must be exactly as the cleaner saw it, and sealed.
+  // The group must be exactly the segments the cleaner read (same mapping:
+  // a truncation into a segment and a refill would keep size and offsets),
+  // and still sealed.
   bool intact = !closed_;
   for (const SegmentView& v : group) {
     auto it = segments_.find(v.base);
     intact = intact && it != segments_.end() &&
              std::next(it) != segments_.end() &&
-             it->second->size() == v.size && it->second->next_offset() == v.next;
+             it->second->size() == v.size &&
+             it->second->next_offset() == v.next &&
+             it->second->mapping() == v.mapping;
   }
   if (!intact) {
-    for (auto kind : {kIndexSuffix, kTimeIndexSuffix, kLogSuffix}) {
-      (void)fs->Remove(SegmentFileName(dir_, base, kind) +
-                       std::string(kSwapFileSuffix));
+    for (auto kind : {kLogSuffix, kIndexSuffix, kTimeIndexSuffix}) {
+      (void)fs->Remove(cleaned(kind));
     }
     return absl::AbortedError(
         "segments changed while being cleaned; output discarded");
   }
-  // Old segments go first (their .log renames make them invisible to a
-  // restart, which then completes the swap from the .swap files) ...
-  for (const SegmentView& v : group) {
-    RETURN_IF_ERROR(segments_.find(v.base)->second->MarkDeleted());
-  }
-  RETURN_IF_ERROR(fs->SyncDir(dir_));
-  // ... then the cleaned files take their place, the .log last.
+  // Commit: only now, under the lock and with the group verified, do the
+  // cleaned files become .swap (the .log last).
   for (auto kind : {kIndexSuffix, kTimeIndexSuffix, kLogSuffix}) {
-    std::string live = SegmentFileName(dir_, base, kind);
-    RETURN_IF_ERROR(fs->Rename(live + std::string(kSwapFileSuffix), live));
+    RETURN_IF_ERROR(fs->Rename(cleaned(kind), swap(kind)));
   }
   RETURN_IF_ERROR(fs->SyncDir(dir_));
-  RecoveryStats stats;
-  ASSIGN_OR_RETURN(auto cleaned,
-                   Segment::Open(fs, dir_, base, config_.segment_config(),
-                                 std::numeric_limits<uint64_t>::max(),
-                                 /*recover=*/false, /*active=*/false, &stats));
-  for (const SegmentView& v : group) {
-    auto it = segments_.find(v.base);
-    std::unique_ptr<Segment> old = std::move(it->second);
-    segments_.erase(it);
-    RETURN_IF_ERROR(old->Delete());
+  // Past the commit point a failure leaves memory and disk apart: stop
+  // using the log (a restart completes the swap from the files).
+  absl::Status s = [&]() -> absl::Status {
+    for (const SegmentView& v : group) {
+      RETURN_IF_ERROR(segments_.find(v.base)->second->MarkDeleted());
+    }
+    RETURN_IF_ERROR(fs->SyncDir(dir_));
+    for (auto kind : {kIndexSuffix, kTimeIndexSuffix, kLogSuffix}) {
+      RETURN_IF_ERROR(fs->Rename(swap(kind), SegmentFileName(dir_, base, kind)));
+    }
+    RETURN_IF_ERROR(fs->SyncDir(dir_));
+    RecoveryStats stats;
+    ASSIGN_OR_RETURN(auto fresh,
+                     Segment::Open(fs, dir_, base, config_.segment_config(),
+                                   std::numeric_limits<uint64_t>::max(),
+                                   /*recover=*/false, /*active=*/false, &stats));
+    for (const SegmentView& v : group) {
+      auto it = segments_.find(v.base);
+      std::unique_ptr<Segment> old = std::move(it->second);
+      segments_.erase(it);
+      RETURN_IF_ERROR(old->Delete());
+    }
+    segments_.emplace(base, std::move(fresh));
+    // A recovery point inside the replaced range no longer matches the
+    // files.
+    if (recovery_point_.segment_base >= base &&
+        recovery_point_.segment_base < group.back().next) {
+      RETURN_IF_ERROR(FlushLocked());
+    }
+    return absl::OkStatus();
+  }();
+  if (!s.ok()) {
+    closed_ = true;
+    spdlog::error("{}: replacing cleaned segments failed after the commit "
+                  "point ({}); the log is closed until a restart completes "
+                  "the swap", dir_, s.message());
   }
-  segments_.emplace(base, std::move(cleaned));
-  // A recovery point inside the replaced range no longer matches the files.
-  if (recovery_point_.segment_base >= base &&
-      recovery_point_.segment_base < group.back().next) {
-    RETURN_IF_ERROR(FlushLocked());
-  }
-  return absl::OkStatus();
+  return s;
 }
 
 absl::Status Log::FlushLocked() {
@@ -530,10 +576,12 @@ absl::StatusOr<Offset> Log::Truncate(Offset offset) {
   if (offset >= active().next_offset()) return active().next_offset();
   // Drop whole segments at or after `offset`, newest first, keeping at least
   // the first one.
+  bool deleted = false;
   while (segments_.size() > 1 && segments_.rbegin()->first >= offset) {
-    RETURN_IF_ERROR(segments_.rbegin()->second->Delete());
-    segments_.erase(std::prev(segments_.end()));
+    RETURN_IF_ERROR(DeleteSegmentLocked(segments_.rbegin()->first));
+    deleted = true;
   }
+  if (deleted) RETURN_IF_ERROR(options_.fs->SyncDir(dir_));
   Segment& seg = active();
   RETURN_IF_ERROR(seg.Activate());
   RETURN_IF_ERROR(seg.TruncateTo(offset));
@@ -565,6 +613,11 @@ absl::Status Log::Close() {
   RETURN_IF_ERROR(active().Seal());
   closed_ = true;
   return absl::OkStatus();
+}
+
+void Log::Abandon() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
 }
 
 absl::Status Log::DeleteFiles() {

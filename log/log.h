@@ -107,6 +107,9 @@ class Log {
   // retry after the cause (a full disk, say) is gone succeeds.
   absl::StatusOr<AppendInfo> Append(std::span<uint8_t> records);
 
+  // Bytes a later truncation removes read as zeros (the file is never cut
+  // below what was handed out while it is open).
+  //
   // Whole batches starting with the one that contains `start`: at least one
   // batch (even if larger than `max_bytes`) when any lies below
   // `max_offset` (default: the log end), then more while within
@@ -143,7 +146,9 @@ class Log {
 
   // The cleaner's commit: replaces the sealed segments whose bases are
   // `group` (consecutive, oldest first) with the cleaned segment whose
-  // files "<group[0]>.{log,index,timeindex}.swap" are already durable.
+  // files "<group[0]>.{log,index,timeindex}.cleaned" are already durable;
+  // they are renamed to .swap (the commit point) only after the group is
+  // verified under the lock.
   // kAborted, with nothing changed, when the group is no longer what it was
   // (retention or truncation got there first): the caller discards its
   // output.
@@ -166,6 +171,9 @@ class Log {
   absl::Status Close();
   // Closes and removes every file of the log, and the directory.
   absl::Status DeleteFiles();
+  // Refuses every later append, roll, retention and swap, without touching
+  // the files (the log is about to be deleted).
+  void Abandon();
 
  private:
   Log(std::string dir, const LogConfig& config, const LogOptions& options);

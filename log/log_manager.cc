@@ -272,27 +272,30 @@ absl::StatusOr<std::shared_ptr<Log>> LogManager::GetOrCreate(
 }
 
 absl::Status LogManager::Delete(const TopicPartition& tp) {
-  std::shared_ptr<Log> log;
+  FileSystem* fs = options_.log_options.fs;
+  std::string deleted = absl::StrFormat(
+      "%s.%d%s", PathOf(tp), options_.log_options.clock->NowMs(),
+      kDeletedDirSuffix);
   {
+    // Under the lock, so a GetOrCreate of the same partition cannot open
+    // the directory while it is being moved away.
     absl::MutexLock l(&mu_);
     auto it = logs_.find(tp);
     if (it == logs_.end()) {
       return absl::NotFoundError(
           absl::StrCat("no log for partition ", tp.ToString()));
     }
-    log = std::move(it->second);
+    // Holders of the old Log (the flusher, the cleaner) must not act on
+    // paths a new log of the same name may reuse.
+    it->second->Abandon();
     logs_.erase(it);
+    RETURN_IF_ERROR(fs->Rename(PathOf(tp), deleted));
+    RETURN_IF_ERROR(fs->SyncDir(options_.data_dir));
   }
   {
     absl::MutexLock cl(&cleaner_mu_);
     first_dirty_.erase(tp);
   }
-  FileSystem* fs = options_.log_options.fs;
-  std::string deleted = absl::StrFormat(
-      "%s.%d%s", PathOf(tp), options_.log_options.clock->NowMs(),
-      kDeletedDirSuffix);
-  RETURN_IF_ERROR(fs->Rename(PathOf(tp), deleted));
-  RETURN_IF_ERROR(fs->SyncDir(options_.data_dir));
   return fs->RemoveAll(deleted);
 }
 

@@ -46,6 +46,10 @@ uint64_t NonZeroEnd(const uint8_t* data, uint64_t from, uint64_t limit) {
   return end;
 }
 
+bool IsZeroFrom(const uint8_t* data, uint64_t from, uint64_t to) {
+  return std::all_of(data + from, data + to, [](uint8_t b) { return b == 0; });
+}
+
 absl::Status EnsureWritable(IndexFile& index, size_t bytes) {
   if (index.writable()) return absl::OkStatus();
   return index.Reopen(bytes);
@@ -163,12 +167,21 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(
 
   std::string error;
   RETURN_IF_ERROR(seg->LoadTrusted(trusted_end, &error));
+  if (seg->size_ < trusted_end &&
+      IsZeroFrom(seg->map_->data(), seg->size_,
+                 std::min<uint64_t>(trusted_end,
+                                    seg->size_ + batch_layout::kHeaderSize))) {
+    // Zeros after the last batch: the rest of a preallocated file, or bytes
+    // a truncation zeroed. The data simply ends here.
+    trusted_end = seg->size_;
+  }
   if (seg->size_ < trusted_end) {
     spdlog::error("{}: flushed data is unreadable at byte {} ({}); "
                   "recovering from there", log_path, seg->size_, error);
     recover = true;
   }
   seg->flushed_size_ = seg->size_;
+  seg->high_water_ = seg->size_;
   if (recover) {
     RETURN_IF_ERROR(seg->RecoverFrom(seg->size_, stats));
   }
@@ -205,6 +218,20 @@ absl::Status Segment::LoadTrusted(uint64_t trusted_end, std::string* error) {
     start_offset = last.offset;
   }
   time_index_->TruncateToValidPrefix(start_offset);
+  // The time index must cover everything before the walk starts. If it
+  // stops short (lost or torn), walk from where it stops instead.
+  {
+    auto last_t = time_index_->Last();
+    const Offset covered = last_t ? last_t->offset + 1 : base_;
+    if (covered < start_offset) {
+      OffsetPosition e = offset_index_->Lookup(covered);
+      offset_index_->TruncateFromPosition(e.position + 1);
+      if (e.position == 0) offset_index_->file().SetEntries(0);
+      start = e.position;
+      start_offset = e.position == 0 ? base_ : e.offset;
+      time_index_->TruncateToValidPrefix(start_offset);
+    }
+  }
   auto last_time = time_index_->Last();
   max_timestamp_ = last_time ? last_time->timestamp : -1;
   size_ = start;
@@ -321,7 +348,15 @@ absl::Status Segment::Append(std::span<const uint8_t> bytes,
     }
     RETURN_IF_ERROR(MapLog(pos + bytes.size()));
   }
-  RETURN_IF_ERROR(log_file_->Write(pos, bytes));
+  absl::Status written = log_file_->Write(pos, bytes);
+  if (!written.ok()) {
+    // Nothing of a failed append may survive to be found by a later
+    // recovery scan: zero what may have been written (best effort; if the
+    // machine is going down with it, recovery cuts any torn batch).
+    (void)WriteZeros(log_file_.get(), pos, pos + bytes.size());
+    if (auto size = log_file_->Size(); size.ok()) file_size_ = *size;
+    return written;
+  }
   file_size_ = std::max(file_size_, pos + bytes.size());
   uint64_t p = 0;
   while (p < bytes.size()) {
@@ -331,6 +366,7 @@ absl::Status Segment::Append(std::span<const uint8_t> bytes,
     p += h->size_bytes();
   }
   size_ = pos + bytes.size();
+  high_water_ = std::max(high_water_, size_);
   last_append_ms_ = std::max(last_append_ms_, append_time_ms);
   return absl::OkStatus();
 }
@@ -453,9 +489,10 @@ absl::Status Segment::Seal() {
   if (time_index_->file().writable()) {
     RETURN_IF_ERROR(time_index_->file().Trim());
   }
-  if (file_size_ > size_) {
-    RETURN_IF_ERROR(log_file_->Truncate(size_));
-    file_size_ = size_;
+  const uint64_t keep = std::max(size_, high_water_);
+  if (file_size_ > keep) {
+    RETURN_IF_ERROR(log_file_->Truncate(keep));
+    file_size_ = keep;
   }
   // The last append time survives restarts as the file's mtime.
   if (last_append_ms_ > 0) {

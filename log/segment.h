@@ -178,6 +178,9 @@ class Segment {
   uint64_t size_ = 0;
   uint64_t flushed_size_ = 0;
   uint64_t file_size_ = 0;  // bytes in the .log file (preallocation included)
+  // The largest size() ever: readers may hold views up to here, so the file
+  // is never cut below it while open (a cut would turn reads into SIGBUS).
+  uint64_t high_water_ = 0;
   Offset next_offset_;
   int64_t max_timestamp_ = -1;
   int64_t roll_base_ms_ = 0;
