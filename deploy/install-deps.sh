@@ -9,8 +9,12 @@ packages=(
   # log/: batch codecs and utilities
   libabsl-dev libfmt-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev
   libspdlog-dev libcli11-dev
+  # broker/
+  libasio-dev
   # tests and benchmarks
   catch2 libbenchmark-dev
+  # independent Kafka clients for end-to-end tests
+  kcat librdkafka-dev
 )
 
 missing=()

@@ -1,0 +1,216 @@
+#include "broker/broker_config.h"
+
+#include <charconv>
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "log/strings.h"
+
+namespace fjord::broker {
+
+std::string HostPort::ToString() const {
+  return absl::StrFormat("%s:%d", host, port);
+}
+
+absl::StatusOr<HostPort> ParseHostPort(std::string_view s) {
+  std::string_view rest = s;
+  if (size_t scheme = rest.find("://"); scheme != std::string_view::npos) {
+    rest = rest.substr(scheme + 3);
+  }
+  size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("'%s' is not host:port", s));
+  }
+  std::string_view port_text = rest.substr(colon + 1);
+  int port = 0;
+  auto [ptr, ec] = std::from_chars(port_text.data(),
+                                   port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || ptr != port_text.data() + port_text.size() ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("'%s' has an invalid port", s));
+  }
+  return HostPort{std::string(rest.substr(0, colon)),
+                  static_cast<uint16_t>(port)};
+}
+
+namespace {
+
+struct DefaultMapping {
+  std::string_view broker_key;
+  std::string_view topic_key;
+};
+constexpr DefaultMapping kTopicDefaults[] = {
+    {"log.segment.bytes", "segment.bytes"},
+    {"log.roll.ms", "segment.ms"},
+    {"log.retention.ms", "retention.ms"},
+    {"log.retention.bytes", "retention.bytes"},
+    {"log.cleanup.policy", "cleanup.policy"},
+    {"log.cleaner.delete.retention.ms", "delete.retention.ms"},
+    {"log.cleaner.min.compaction.lag.ms", "min.compaction.lag.ms"},
+    {"log.cleaner.min.cleanable.ratio", "min.cleanable.dirty.ratio"},
+    {"message.max.bytes", "max.message.bytes"},
+    {"log.flush.interval.ms", "flush.ms"},
+    {"log.flush.interval.bytes", "flush.bytes"},
+    {"log.index.size.max.bytes", "segment.index.bytes"},
+    {"log.index.interval.bytes", "index.interval.bytes"},
+    {"log.preallocate", "preallocate"},
+};
+
+absl::Status Bad(std::string_view key, std::string_view value,
+                 std::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("invalid value '%s' for %s: %s", value, key, why));
+}
+
+template <typename T>
+absl::Status ParseInt(std::string_view key, std::string_view value, T min,
+                      T max, T* out) {
+  int64_t v;
+  if (!absl::SimpleAtoi(ToAbsl(value), &v) || v < min || v > max) {
+    return Bad(key, value,
+               absl::StrFormat("expected an integer in [%d, %d]", min, max));
+  }
+  *out = static_cast<T>(v);
+  return absl::OkStatus();
+}
+
+absl::Status ParseBool(std::string_view key, std::string_view value,
+                       bool* out) {
+  if (!absl::SimpleAtob(ToAbsl(value), out)) {
+    return Bad(key, value, "expected true or false");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string_view TopicConfigForBrokerDefault(std::string_view key) {
+  for (const auto& m : kTopicDefaults) {
+    if (m.broker_key == key) return m.topic_key;
+  }
+  return {};
+}
+
+BrokerConfig::BrokerConfig() {
+  manager.data_dir = data_dir;
+}
+
+absl::Status BrokerConfig::Set(std::string_view key, std::string_view value) {
+  if (std::string_view topic_key = TopicConfigForBrokerDefault(key);
+      !topic_key.empty()) {
+    absl::Status s = log_defaults.Set(topic_key, value);
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: %s", key, s.message()));
+    }
+    return absl::OkStatus();
+  }
+  constexpr int64_t kMax = INT64_MAX;
+  if (key == "node.id" || key == "broker.id") {
+    return ParseInt<int32_t>(key, value, 0, INT32_MAX, &node_id);
+  }
+  if (key == "log.dirs" || key == "log.dir" || key == "data.dir") {
+    if (value.empty()) return Bad(key, value, "empty path");
+    data_dir = std::string(value);
+    manager.data_dir = data_dir;
+    return absl::OkStatus();
+  }
+  auto address = [&](HostPort* out) -> absl::Status {
+    auto hp = ParseHostPort(value);
+    if (!hp.ok()) return Bad(key, value, "expected host:port");
+    *out = *hp;
+    return absl::OkStatus();
+  };
+  if (key == "listeners") return address(&kafka_address);
+  if (key == "advertised.listeners") return address(&advertised_kafka_address);
+  if (key == "cluster.id") {
+    cluster_id = std::string(value);
+    return absl::OkStatus();
+  }
+  if (key == "auto.create.topics.enable") {
+    return ParseBool(key, value, &auto_create_topics);
+  }
+  if (key == "num.partitions") {
+    return ParseInt<int32_t>(key, value, 1, 100000, &num_partitions);
+  }
+  if (key == "socket.request.max.bytes") {
+    return ParseInt<int64_t>(key, value, 1024, INT32_MAX,
+                             &socket_request_max_bytes);
+  }
+  if (key == "max.connections") {
+    return ParseInt<int32_t>(key, value, 1, INT32_MAX, &max_connections);
+  }
+  if (key == "num.io.threads") {
+    return ParseInt<int32_t>(key, value, 0, 1024, &num_io_threads);
+  }
+  if (key == "producer.id.block.size") {
+    return ParseInt<int64_t>(key, value, 1, 1'000'000'000,
+                             &producer_id_block_size);
+  }
+  if (key == "log.retention.check.interval.ms") {
+    return ParseInt<int64_t>(key, value, 1, kMax,
+                             &manager.retention_check_interval_ms);
+  }
+  if (key == "log.flush.scheduler.interval.ms") {
+    return ParseInt<int64_t>(key, value, 1, kMax,
+                             &manager.flush_check_interval_ms);
+  }
+  if (key == "log.flush.offset.checkpoint.interval.ms") {
+    return ParseInt<int64_t>(key, value, 1, kMax,
+                             &manager.checkpoint_interval_ms);
+  }
+  if (key == "log.cleaner.enable") {
+    return ParseBool(key, value, &manager.cleaner_enable);
+  }
+  if (key == "log.cleaner.backoff.ms") {
+    return ParseInt<int64_t>(key, value, 1, kMax, &manager.cleaner_backoff_ms);
+  }
+  if (key == "log.cleaner.dedupe.buffer.size") {
+    return ParseInt<size_t>(key, value, 1024, size_t{1} << 40,
+                            &manager.cleaner.dedupe_buffer_bytes);
+  }
+  if (key == "log.cleaner.io.max.bytes.per.second") {
+    double d;
+    if (!absl::SimpleAtod(ToAbsl(value), &d) || d <= 0) {
+      return Bad(key, value, "expected a positive number");
+    }
+    manager.cleaner.io_max_bytes_per_second = d;
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrFormat("unknown property '%s'", key));
+}
+
+absl::Status BrokerConfig::LoadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrFormat("cannot read config file %s", path));
+  }
+  std::string line;
+  for (int n = 1; std::getline(in, line); n++) {
+    absl::string_view l = absl::StripAsciiWhitespace(line);
+    if (l.empty() || l[0] == '#' || l[0] == '!') continue;
+    size_t eq = l.find('=');
+    if (eq == absl::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s:%d: expected key=value, got '%s'", path, n, ToStd(l)));
+    }
+    absl::string_view key = absl::StripAsciiWhitespace(l.substr(0, eq));
+    absl::string_view value = absl::StripAsciiWhitespace(l.substr(eq + 1));
+    absl::Status s = Set(ToStd(key), ToStd(value));
+    if (!s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s:%d: %s", path, n, s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fjord::broker

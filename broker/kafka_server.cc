@@ -1,0 +1,143 @@
+#include "broker/kafka_server.h"
+
+#include "absl/strings/str_format.h"
+#include "log/internal/endian.h"
+#include "spdlog/spdlog.h"
+
+namespace fjord::broker {
+
+namespace {
+// Smallest valid request: api key, version, correlation id, client id len.
+constexpr int32_t kMinRequestBytes = 10;
+}  // namespace
+
+KafkaServer::KafkaServer(asio::io_context& io, const BrokerConfig& config,
+                         RequestHandler* handler)
+    : io_(io), config_(config), handler_(handler), acceptor_(io) {}
+
+absl::Status KafkaServer::Start() {
+  std::error_code ec;
+  auto address = asio::ip::make_address(config_.kafka_address.host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "listeners: '%s' is not an IP address", config_.kafka_address.host));
+  }
+  asio::ip::tcp::endpoint endpoint(address, config_.kafka_address.port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrFormat(
+        "cannot listen on %s: %s", config_.kafka_address.ToString(),
+        ec.message()));
+  }
+  port_ = acceptor_.local_endpoint().port();
+  asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached);
+  return absl::OkStatus();
+}
+
+void KafkaServer::Stop() {
+  std::set<std::shared_ptr<Socket>> sockets;
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+    sockets = sockets_;
+  }
+  asio::post(acceptor_.get_executor(), [this] {
+    std::error_code ec;
+    acceptor_.close(ec);
+  });
+  // Ending the read side lets each session finish the request it is
+  // handling, answer it, and then stop at its next read.
+  for (const auto& s : sockets) {
+    asio::post(s->get_executor(), [s] {
+      std::error_code ec;
+      s->shutdown(asio::socket_base::shutdown_receive, ec);
+    });
+  }
+}
+
+int KafkaServer::connections() const {
+  absl::MutexLock l(&mu_);
+  return static_cast<int>(sockets_.size());
+}
+
+asio::awaitable<void> KafkaServer::AcceptLoop() {
+  for (;;) {
+    auto socket = std::make_shared<Socket>(asio::make_strand(io_));
+    std::error_code ec;
+    co_await acceptor_.async_accept(*socket,
+                                    asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      spdlog::warn("accept failed: {}", ec.message());
+      continue;
+    }
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) co_return;
+      if (static_cast<int>(sockets_.size()) >= config_.max_connections) {
+        std::error_code ignored;
+        auto peer = socket->remote_endpoint(ignored);
+        spdlog::warn("refusing connection from {}:{}: max.connections ({}) "
+                     "reached", peer.address().to_string(), peer.port(),
+                     config_.max_connections);
+        socket->close(ignored);
+        continue;
+      }
+      sockets_.insert(socket);
+    }
+    socket->set_option(asio::ip::tcp::no_delay(true), ec);
+    asio::co_spawn(socket->get_executor(), Session(socket), asio::detached);
+  }
+}
+
+asio::awaitable<void> KafkaServer::Session(std::shared_ptr<Socket> socket) {
+  std::error_code ec;
+  auto remote = socket->remote_endpoint(ec);
+  const std::string peer =
+      ec ? "unknown peer"
+         : absl::StrFormat("%s:%d", remote.address().to_string(), remote.port());
+  std::vector<uint8_t> frame;
+  for (;;) {
+    uint8_t size_bytes[4];
+    co_await asio::async_read(*socket, asio::buffer(size_bytes),
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;  // closed by the peer, or shutting down
+    const int32_t size = log::internal::LoadBE<int32_t>(size_bytes);
+    if (size < kMinRequestBytes || size > config_.socket_request_max_bytes) {
+      spdlog::warn("closing connection from {}: request size {} is outside "
+                   "[{}, socket.request.max.bytes={}]",
+                   peer, size, kMinRequestBytes, config_.socket_request_max_bytes);
+      break;
+    }
+    frame.resize(static_cast<size_t>(size));
+    co_await asio::async_read(*socket, asio::buffer(frame),
+                              asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      spdlog::warn("closing connection from {}: truncated request ({})", peer,
+                   ec.message());
+      break;
+    }
+    auto handled = co_await handler_->Handle(frame);
+    if (!handled.ok()) {
+      spdlog::warn("closing connection from {}: {}", peer,
+                   handled.status().message());
+      break;
+    }
+    if (handled->response == nullptr) continue;  // acks=0
+    auto pieces = handled->response->Finish();
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(pieces.size());
+    for (const auto& p : pieces) buffers.emplace_back(p.data(), p.size());
+    co_await asio::async_write(*socket, buffers,
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) break;
+  }
+  socket->close(ec);
+  absl::MutexLock l(&mu_);
+  sockets_.erase(socket);
+}
+
+}  // namespace fjord::broker

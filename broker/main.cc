@@ -1,0 +1,115 @@
+// build/bin/fjord-broker: a single fjord broker. With no arguments it serves
+// the Kafka protocol on 127.0.0.1:9092 from ./fjord-data.
+#include <csignal>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_format.h"
+#include "asio.hpp"
+#include "broker/broker_config.h"
+#include "broker/kafka_server.h"
+#include "broker/producer_ids.h"
+#include "broker/request_handler.h"
+#include "broker/topic_manager.h"
+#include "log/log_manager.h"
+#include "log/strings.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+int Fail(absl::string_view what) {
+  spdlog::error("{}", what);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using fjord::broker::BrokerConfig;
+  CLI::App app{"fjord-broker: a partitioned, append-only event log that "
+               "speaks the Kafka protocol"};
+  std::string config_file, data_dir, kafka_addr;
+  std::vector<std::string> sets;
+  app.add_option("--config", config_file,
+                 "Kafka-style properties file (key=value lines)");
+  app.add_option("--data-dir", data_dir, "Data directory (default ./fjord-data)");
+  app.add_option("--kafka-addr", kafka_addr,
+                 "Kafka listener host:port (default 127.0.0.1:9092)");
+  app.add_option("--set", sets, "Set any property: --set key=value (repeatable)");
+  CLI11_PARSE(app, argc, argv);
+
+  BrokerConfig config;
+  if (!config_file.empty()) {
+    if (absl::Status s = config.LoadFile(config_file); !s.ok()) {
+      return Fail(s.message());
+    }
+  }
+  for (const auto& kv : sets) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) {
+      return Fail(absl::StrFormat("--set %s: expected key=value", kv));
+    }
+    if (absl::Status s = config.Set(kv.substr(0, eq), kv.substr(eq + 1));
+        !s.ok()) {
+      return Fail(absl::StrFormat("--set %s: %s", kv, s.message()));
+    }
+  }
+  if (!data_dir.empty()) (void)config.Set("log.dirs", data_dir);
+  if (!kafka_addr.empty()) {
+    if (absl::Status s = config.Set("listeners", kafka_addr); !s.ok()) {
+      return Fail(absl::StrFormat("--kafka-addr: %s", s.message()));
+    }
+  }
+  if (absl::Status s = config.log_defaults.Validate(); !s.ok()) {
+    return Fail(s.message());
+  }
+
+  fjord::log::LogManagerOptions manager_options = config.manager;
+  manager_options.data_dir = config.data_dir;
+  manager_options.default_config = config.log_defaults;
+  fjord::log::StartupReport report;
+  auto logs = fjord::log::LogManager::Open(manager_options, &report);
+  if (!logs.ok()) return Fail(logs.status().message());
+  auto topics = fjord::broker::TopicManager::Open(logs->get(), config.log_defaults,
+                                                  config.data_dir);
+  if (!topics.ok()) return Fail(topics.status().message());
+  fjord::broker::ProducerIdAllocator producer_ids(
+      fjord::log::PosixFileSystem(), config.data_dir + "/producer-ids",
+      config.producer_id_block_size);
+  fjord::broker::RequestHandler handler(&config, topics->get(), &producer_ids);
+
+  asio::io_context io;
+  fjord::broker::KafkaServer server(io, config, &handler);
+  if (absl::Status s = server.Start(); !s.ok()) return Fail(s.message());
+  // With port 0 the kernel picked one: that is the one to advertise.
+  config.kafka_address.port = server.port();
+  spdlog::info("fjord-broker {} serving Kafka on {} (advertised {}), data in {}"
+               ", {} topics",
+               config.node_id, config.kafka_address.ToString(),
+               config.advertised().ToString(), config.data_dir,
+               (*topics)->List().size());
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: finishing in-flight requests and shutting down",
+                 signo);
+    handler.Shutdown();
+    server.Stop();
+  });
+  std::signal(SIGPIPE, SIG_IGN);
+
+  int threads = config.num_io_threads > 0
+                    ? config.num_io_threads
+                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; i++) pool.emplace_back([&] { io.run(); });
+  io.run();
+  for (auto& t : pool) t.join();
+
+  if (absl::Status s = (*logs)->Close(); !s.ok()) {
+    return Fail(absl::StrFormat("shutdown: %s", s.message()));
+  }
+  spdlog::info("fjord-broker stopped cleanly");
+  return 0;
+}

@@ -1,0 +1,458 @@
+#include "broker/request_handler.h"
+
+#include <chrono>
+
+#include "absl/strings/str_format.h"
+#include "broker/kafka/errors.h"
+#include "log/file_names.h"
+#include "log/record_batch.h"
+#include "log/strings.h"
+#include "spdlog/spdlog.h"
+
+namespace fjord::broker {
+
+using kafka::ErrorFromStatus;
+using kafka::Reader;
+using kafka::RequestHeader;
+using kafka::ResponseFrame;
+
+namespace {
+
+// A parked Fetch: woken by an append to any partition it reads, through a
+// timer on the connection's strand (so a wake that races with the wait is
+// never lost: `woken` is checked before waiting, and the cancel is posted
+// to the same strand).
+class TimerWaiter final : public FetchWaiter,
+                          public std::enable_shared_from_this<TimerWaiter> {
+ public:
+  explicit TimerWaiter(asio::any_io_executor ex) : timer_(ex) {}
+  void Wake() override {
+    woken_ = true;
+    asio::post(timer_.get_executor(),
+               [self = shared_from_this()] { self->timer_.cancel(); });
+  }
+  asio::steady_timer& timer() { return timer_; }
+  std::atomic<bool>& woken() { return woken_; }
+
+ private:
+  asio::steady_timer timer_;
+  std::atomic<bool> woken_{false};
+};
+
+}  // namespace
+
+RequestHandler::RequestHandler(const BrokerConfig* config, TopicManager* topics,
+                               ProducerIdAllocator* producer_ids)
+    : config_(config), topics_(topics), producer_ids_(producer_ids) {}
+
+asio::awaitable<absl::StatusOr<HandledRequest>> RequestHandler::Handle(
+    std::span<uint8_t> frame) {
+  Reader r(frame);
+  RequestHeader h;
+  HandledRequest out;
+  if (!kafka::DecodeRequestHeader(r, &h)) {
+    co_return absl::InvalidArgumentError("truncated request header");
+  }
+  out.api_key = h.api_key;
+  out.api_version = h.api_version;
+  if (h.api_key == kafka::kApiVersions) {
+    // Any version, even a flexible one we do not speak, gets an answer the
+    // client can read (v0 layout with UNSUPPORTED_VERSION if need be).
+    out.response = std::make_unique<ResponseFrame>(h.correlation_id);
+    kafka::EncodeApiVersionsResponse(*out.response, h.api_version);
+    co_return out;
+  }
+  auto range = kafka::SupportedRange(h.api_key);
+  if (!range || h.api_version < range->min || h.api_version > range->max) {
+    spdlog::warn("unsupported request: api {} ({}) version {}", h.api_key,
+                 kafka::ApiName(h.api_key), h.api_version);
+    out.response = std::make_unique<ResponseFrame>(h.correlation_id);
+    out.response->w().Int16(kafka::kUnsupportedVersion);
+    co_return out;
+  }
+  bool no_response = false;
+  switch (h.api_key) {
+    case kafka::kProduce:
+      out.response = HandleProduce(h, r, &no_response);
+      break;
+    case kafka::kFetch:
+      out.response = co_await HandleFetch(h, r);
+      break;
+    case kafka::kListOffsets:
+      out.response = HandleListOffsets(h, r);
+      break;
+    case kafka::kMetadata:
+      out.response = HandleMetadata(h, r);
+      break;
+    case kafka::kCreateTopics:
+      out.response = HandleCreateTopics(h, r);
+      break;
+    case kafka::kDeleteTopics:
+      out.response = HandleDeleteTopics(h, r);
+      break;
+    case kafka::kInitProducerId:
+      out.response = HandleInitProducerId(h, r);
+      break;
+  }
+  if (out.response == nullptr && !no_response) {
+    co_return absl::InvalidArgumentError(
+        absl::StrFormat("malformed %s v%d request", kafka::ApiName(h.api_key),
+                        h.api_version));
+  }
+  co_return out;
+}
+
+std::optional<TopicInfo> RequestHandler::FindOrCreateTopic(
+    std::string_view name, bool allow_create, int16_t* error) {
+  *error = kafka::kNone;
+  if (!log::IsValidTopicName(name)) {
+    *error = kafka::kInvalidTopic;
+    return std::nullopt;
+  }
+  if (auto t = topics_->Get(name)) return t;
+  if (!allow_create || !config_->auto_create_topics) {
+    *error = kafka::kUnknownTopicOrPartition;
+    return std::nullopt;
+  }
+  auto created = topics_->Create(name, config_->num_partitions, {}, false);
+  if (created.ok()) return *created;
+  if (absl::IsAlreadyExists(created.status())) return topics_->Get(name);
+  spdlog::error("auto-creating topic {}: {}", name, created.status().message());
+  *error = ErrorFromStatus(created.status());
+  return std::nullopt;
+}
+
+// ----------------------------------------------------------------- Produce
+
+RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
+                                                    Reader& r,
+                                                    bool* no_response) {
+  kafka::ProduceRequest req;
+  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  kafka::ProduceResponse resp;
+  const bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
+  for (auto& t : req.topics) {
+    auto& rt = resp.topics.emplace_back();
+    rt.name = std::string(t.name);
+    int16_t topic_error = kafka::kNone;
+    std::optional<TopicInfo> topic;
+    if (valid_acks) topic = FindOrCreateTopic(t.name, true, &topic_error);
+    for (auto& p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p.index;
+      if (!valid_acks) {
+        rp.error = kafka::kInvalidRequiredAcks;
+        continue;
+      }
+      if (!topic) {
+        rp.error = topic_error;
+        continue;
+      }
+      auto partition = topics_->GetPartition(t.name, p.index);
+      if (partition == nullptr) {
+        rp.error = kafka::kUnknownTopicOrPartition;
+        continue;
+      }
+      if (!p.records || p.records->empty()) {
+        rp.error = kafka::kCorruptMessage;
+        continue;
+      }
+      // Too-large batches get their own error before anything else.
+      bool too_large = false;
+      for (size_t pos = 0; pos < p.records->size();) {
+        auto bh = log::ParseBatchHeader(p.records->data() + pos,
+                                        p.records->size() - pos);
+        if (!bh.ok()) break;
+        if (static_cast<int64_t>(bh->size_bytes()) >
+            topic->config.max_message_bytes) {
+          too_large = true;
+          break;
+        }
+        pos += bh->size_bytes();
+      }
+      if (too_large) {
+        rp.error = kafka::kMessageTooLarge;
+        continue;
+      }
+      log::Log& log = partition->log();
+      auto appended = log.Append(*p.records);
+      if (!appended.ok()) {
+        rp.error = ErrorFromStatus(appended.status());
+        if (!absl::IsDataLoss(appended.status())) {
+          spdlog::error("produce to {}: {}", partition->tp().ToString(),
+                        appended.status().message());
+        }
+        continue;
+      }
+      if (req.acks == -1) {
+        // acks=all on a single node: appended and flushed.
+        absl::Status flushed = log.Flush();
+        if (!flushed.ok()) {
+          rp.error = ErrorFromStatus(flushed);
+          spdlog::error("flush of {}: {}", partition->tp().ToString(),
+                        flushed.message());
+          continue;
+        }
+      }
+      partition->NotifyAppend();
+      rp.base_offset = appended->first_offset.value();
+      rp.log_start_offset = log.log_start_offset().value();
+    }
+  }
+  if (req.acks == 0) {
+    *no_response = true;
+    return nullptr;
+  }
+  auto f = std::make_unique<ResponseFrame>(h.correlation_id);
+  kafka::Encode(*f, h.api_version, resp);
+  return f;
+}
+
+// ------------------------------------------------------------------- Fetch
+
+asio::awaitable<RequestHandler::Frame> RequestHandler::HandleFetch(
+    const RequestHeader& h, Reader& r) {
+  kafka::FetchRequest req;
+  if (!kafka::Decode(r, h.api_version, &req)) co_return nullptr;
+  auto waiter = std::make_shared<TimerWaiter>(co_await asio::this_coro::executor);
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::max(0, req.max_wait_ms));
+  kafka::FetchResponse resp;
+  for (;;) {
+    waiter->woken() = false;
+    resp = kafka::FetchResponse{};
+    int64_t total = 0;
+    bool any_error = false;
+    int64_t budget = req.max_bytes > 0 ? req.max_bytes : INT32_MAX;
+    for (const auto& t : req.topics) {
+      auto& rt = resp.topics.emplace_back();
+      rt.name = std::string(t.name);
+      for (const auto& p : t.partitions) {
+        auto& rp = rt.partitions.emplace_back();
+        rp.index = p.index;
+        auto partition = topics_->GetPartition(t.name, p.index);
+        if (partition == nullptr) {
+          rp.error = kafka::kUnknownTopicOrPartition;
+          any_error = true;
+          continue;
+        }
+        partition->AddWaiter(waiter);
+        log::Log& log = partition->log();
+        // After the first partition fills the budget the rest get nothing
+        // (but their offsets), as Kafka does.
+        size_t limit = static_cast<size_t>(
+            std::max<int64_t>(0, std::min<int64_t>(p.max_bytes, budget)));
+        auto read = log.Read(Offset(p.fetch_offset), std::max<size_t>(limit, 1));
+        rp.high_watermark = log.log_end_offset().value();
+        rp.log_start_offset = log.log_start_offset().value();
+        if (!read.ok()) {
+          rp.error = ErrorFromStatus(read.status());
+          any_error = true;
+          if (absl::IsDataLoss(read.status())) {
+            spdlog::error("fetch from {}: {}", partition->tp().ToString(),
+                          read.status().message());
+          }
+          continue;
+        }
+        rp.high_watermark = read->log_end_offset.value();
+        rp.log_start_offset = read->log_start_offset.value();
+        if (limit == 0 && total > 0) continue;  // over the response budget
+        rp.records = read->bytes;
+        rp.keepalive = read->mapping;
+        total += read->bytes.size();
+        budget -= static_cast<int64_t>(read->bytes.size());
+      }
+    }
+    if (total >= req.min_bytes || any_error || shutting_down_ ||
+        std::chrono::steady_clock::now() >= deadline) {
+      break;
+    }
+    if (waiter->woken()) continue;
+    waiter->timer().expires_at(deadline);
+    std::error_code ec;
+    co_await waiter->timer().async_wait(
+        asio::redirect_error(asio::use_awaitable, ec));
+  }
+  auto f = std::make_unique<ResponseFrame>(h.correlation_id);
+  kafka::Encode(*f, h.api_version, resp);
+  co_return f;
+}
+
+// ------------------------------------------------------------- ListOffsets
+
+RequestHandler::Frame RequestHandler::HandleListOffsets(const RequestHeader& h,
+                                                        Reader& r) {
+  kafka::ListOffsetsRequest req;
+  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  kafka::ListOffsetsResponse resp;
+  for (const auto& t : req.topics) {
+    auto& rt = resp.topics.emplace_back();
+    rt.name = std::string(t.name);
+    for (const auto& p : t.partitions) {
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p.index;
+      auto partition = topics_->GetPartition(t.name, p.index);
+      if (partition == nullptr) {
+        rp.error = kafka::kUnknownTopicOrPartition;
+        continue;
+      }
+      log::Log& log = partition->log();
+      if (p.timestamp == -2) {
+        rp.offset = log.log_start_offset().value();
+      } else if (p.timestamp == -1) {
+        rp.offset = log.log_end_offset().value();
+      } else if (p.timestamp < 0) {
+        rp.error = kafka::kInvalidRequest;
+      } else {
+        auto found = log.FindOffsetByTimestamp(p.timestamp);
+        if (!found.ok()) {
+          rp.error = ErrorFromStatus(found.status());
+        } else if (found->has_value()) {
+          rp.offset = (*found)->first.value();
+          rp.timestamp = (*found)->second;
+        }
+      }
+    }
+  }
+  auto f = std::make_unique<ResponseFrame>(h.correlation_id);
+  kafka::Encode(*f, h.api_version, resp);
+  return f;
+}
+
+// ---------------------------------------------------------------- Metadata
+
+RequestHandler::Frame RequestHandler::HandleMetadata(const RequestHeader& h,
+                                                     Reader& r) {
+  kafka::MetadataRequest req;
+  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  kafka::MetadataResponse resp;
+  HostPort advertised = config_->advertised();
+  resp.brokers.push_back({config_->node_id, advertised.host, advertised.port});
+  resp.cluster_id = config_->cluster_id;
+  resp.controller_id = config_->node_id;
+  auto describe = [&](const TopicInfo& t) {
+    auto& rt = resp.topics.emplace_back();
+    rt.name = t.name;
+    rt.is_internal = t.name.rfind("__", 0) == 0;
+    for (int32_t p = 0; p < t.partitions; p++) {
+      rt.partitions.push_back({kafka::kNone, p, config_->node_id,
+                               {config_->node_id}, {config_->node_id}});
+    }
+  };
+  if (!req.topics) {
+    for (const auto& t : topics_->List()) describe(t);
+  } else {
+    for (std::string_view name : *req.topics) {
+      int16_t error;
+      auto t = FindOrCreateTopic(name, req.allow_auto_topic_creation, &error);
+      if (t) {
+        describe(*t);
+      } else {
+        auto& rt = resp.topics.emplace_back();
+        rt.name = std::string(name);
+        rt.error = error;
+      }
+    }
+  }
+  auto f = std::make_unique<ResponseFrame>(h.correlation_id);
+  kafka::Encode(*f, h.api_version, resp);
+  return f;
+}
+
+// ------------------------------------------------------ Create/DeleteTopics
+
+RequestHandler::Frame RequestHandler::HandleCreateTopics(const RequestHeader& h,
+                                                         Reader& r) {
+  kafka::CreateTopicsRequest req;
+  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  std::vector<kafka::TopicResult> results;
+  for (const auto& t : req.topics) {
+    auto& res = results.emplace_back();
+    res.name = std::string(t.name);
+    auto fail = [&](int16_t code, std::string message) {
+      res.error = code;
+      res.message = std::move(message);
+    };
+    if (!log::IsValidTopicName(t.name)) {
+      fail(kafka::kInvalidTopic,
+           absl::StrFormat("invalid topic name '%s'", t.name));
+      continue;
+    }
+    if (t.has_assignments) {
+      fail(kafka::kInvalidRequest,
+           "manual replica assignments are not supported on a single node");
+      continue;
+    }
+    if (t.replication_factor != -1 && t.replication_factor != 1) {
+      fail(kafka::kInvalidReplicationFactor,
+           absl::StrFormat("replication factor %d is larger than the 1 "
+                           "available broker",
+                           t.replication_factor));
+      continue;
+    }
+    std::map<std::string, std::string> configs;
+    for (const auto& c : t.configs) {
+      if (c.value) configs[std::string(c.name)] = std::string(*c.value);
+    }
+    int32_t partitions =
+        t.num_partitions == -1 ? config_->num_partitions : t.num_partitions;
+    auto created = topics_->Create(t.name, partitions, configs, req.validate_only);
+    if (created.ok()) continue;
+    const absl::Status& s = created.status();
+    if (absl::IsAlreadyExists(s)) {
+      fail(kafka::kTopicAlreadyExists, std::string(s.message()));
+    } else if (absl::IsOutOfRange(s)) {
+      fail(kafka::kInvalidPartitions, std::string(s.message()));
+    } else if (absl::IsInvalidArgument(s)) {
+      fail(kafka::kInvalidConfig, std::string(s.message()));
+    } else {
+      fail(ErrorFromStatus(s), std::string(s.message()));
+    }
+  }
+  auto f = std::make_unique<ResponseFrame>(h.correlation_id);
+  kafka::EncodeCreateTopicsResponse(*f, h.api_version, results);
+  return f;
+}
+
+RequestHandler::Frame RequestHandler::HandleDeleteTopics(const RequestHeader& h,
+                                                         Reader& r) {
+  kafka::DeleteTopicsRequest req;
+  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  std::vector<kafka::TopicResult> results;
+  for (std::string_view name : req.topics) {
+    auto& res = results.emplace_back();
+    res.name = std::string(name);
+    absl::Status s = topics_->Delete(name);
+    res.error = ErrorFromStatus(s);
+  }
+  auto f = std::make_unique<ResponseFrame>(h.correlation_id);
+  kafka::EncodeDeleteTopicsResponse(*f, h.api_version, results);
+  return f;
+}
+
+// ---------------------------------------------------------- InitProducerId
+
+RequestHandler::Frame RequestHandler::HandleInitProducerId(
+    const RequestHeader& h, Reader& r) {
+  kafka::InitProducerIdRequest req;
+  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  kafka::InitProducerIdResponse resp;
+  if (req.transactional_id) {
+    // Transactions are not part of fjord.
+    resp.error = kafka::kInvalidRequest;
+  } else {
+    auto id = producer_ids_->Next();
+    if (id.ok()) {
+      resp.producer_id = *id;
+      resp.producer_epoch = 0;
+    } else {
+      spdlog::error("allocating a producer id: {}", id.status().message());
+      resp.error = ErrorFromStatus(id.status());
+    }
+  }
+  auto f = std::make_unique<ResponseFrame>(h.correlation_id);
+  kafka::Encode(*f, h.api_version, resp);
+  return f;
+}
+
+}  // namespace fjord::broker

@@ -1,0 +1,70 @@
+// RequestHandler: decodes one Kafka request frame, does what it asks against
+// the topics and logs, and encodes the response. Transport-agnostic but for
+// the long-poll Fetch, which waits on an Asio timer of the calling
+// coroutine's executor (a per-connection strand) until data arrives or
+// MaxWaitTime passes. Thread-safe: connections call it concurrently.
+#ifndef FJORD_BROKER_REQUEST_HANDLER_H_
+#define FJORD_BROKER_REQUEST_HANDLER_H_
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "absl/status/statusor.h"
+#include "asio.hpp"
+#include "broker/broker_config.h"
+#include "broker/kafka/messages.h"
+#include "broker/producer_ids.h"
+#include "broker/topic_manager.h"
+
+namespace fjord::broker {
+
+struct HandledRequest {
+  int16_t api_key = -1;
+  int16_t api_version = -1;
+  // nullopt: no response (Produce with acks=0).
+  std::unique_ptr<kafka::ResponseFrame> response;
+};
+
+class RequestHandler {
+ public:
+  // All pointers must outlive the handler.
+  RequestHandler(const BrokerConfig* config, TopicManager* topics,
+                 ProducerIdAllocator* producer_ids);
+
+  // kInvalidArgument for a frame that cannot be decoded: the caller closes
+  // the connection. The frame is modified in place (batches are stamped with
+  // their offsets) and must stay alive until the call returns.
+  asio::awaitable<absl::StatusOr<HandledRequest>> Handle(
+      std::span<uint8_t> frame);
+
+  // Wakes parked fetches and makes later ones return at once (shutdown).
+  void Shutdown() { shutting_down_ = true; }
+
+ private:
+  using Frame = std::unique_ptr<kafka::ResponseFrame>;
+  Frame HandleProduce(const kafka::RequestHeader& h, kafka::Reader& r,
+                      bool* no_response);
+  asio::awaitable<Frame> HandleFetch(const kafka::RequestHeader& h,
+                                     kafka::Reader& r);
+  Frame HandleListOffsets(const kafka::RequestHeader& h, kafka::Reader& r);
+  Frame HandleMetadata(const kafka::RequestHeader& h, kafka::Reader& r);
+  Frame HandleCreateTopics(const kafka::RequestHeader& h, kafka::Reader& r);
+  Frame HandleDeleteTopics(const kafka::RequestHeader& h, kafka::Reader& r);
+  Frame HandleInitProducerId(const kafka::RequestHeader& h, kafka::Reader& r);
+
+  // The topic, auto-created if allowed; kafka error code otherwise.
+  std::optional<TopicInfo> FindOrCreateTopic(std::string_view name,
+                                             bool allow_create,
+                                             int16_t* error);
+
+  const BrokerConfig* const config_;
+  TopicManager* const topics_;
+  ProducerIdAllocator* const producer_ids_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace fjord::broker
+
+#endif  // FJORD_BROKER_REQUEST_HANDLER_H_
