@@ -93,6 +93,9 @@ asio::awaitable<absl::StatusOr<HandledRequest>> RequestHandler::Handle(
     case kafka::kInitProducerId:
       out.response = HandleInitProducerId(h, r);
       break;
+    case kafka::kFindCoordinator:
+      out.response = HandleFindCoordinator(h, r);
+      break;
   }
   if (out.response == nullptr && !no_response) {
     co_return absl::InvalidArgumentError(
@@ -155,6 +158,13 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
       }
       if (!p.records || p.records->empty()) {
         rp.error = kafka::kCorruptMessage;
+        continue;
+      }
+      // Message formats before RecordBatch v2 (magic 0 and 1) are not
+      // stored by fjord.
+      if (p.records->size() > log::batch_layout::kMagic &&
+          (*p.records)[log::batch_layout::kMagic] < log::batch_layout::kMagicV2) {
+        rp.error = kafka::kUnsupportedForMessageFormat;
         continue;
       }
       // Too-large batches get their own error before anything else.
@@ -427,6 +437,28 @@ RequestHandler::Frame RequestHandler::HandleDeleteTopics(const RequestHeader& h,
   }
   auto f = std::make_unique<ResponseFrame>(h.correlation_id);
   kafka::EncodeDeleteTopicsResponse(*f, h.api_version, results);
+  return f;
+}
+
+// --------------------------------------------------------- FindCoordinator
+
+RequestHandler::Frame RequestHandler::HandleFindCoordinator(
+    const RequestHeader& h, Reader& r) {
+  kafka::FindCoordinatorRequest req;
+  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  kafka::FindCoordinatorResponse resp;
+  if (req.key_type != 0) {
+    resp.error = kafka::kCoordinatorNotAvailable;
+    resp.message = "fjord has no transaction coordinator";
+  } else {
+    // On a single node every group's coordinator is this broker.
+    HostPort advertised = config_->advertised();
+    resp.node_id = config_->node_id;
+    resp.host = advertised.host;
+    resp.port = advertised.port;
+  }
+  auto f = std::make_unique<ResponseFrame>(h.correlation_id);
+  kafka::Encode(*f, h.api_version, resp);
   return f;
 }
 

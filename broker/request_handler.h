@@ -53,6 +53,7 @@ class RequestHandler {
   Frame HandleCreateTopics(const kafka::RequestHeader& h, kafka::Reader& r);
   Frame HandleDeleteTopics(const kafka::RequestHeader& h, kafka::Reader& r);
   Frame HandleInitProducerId(const kafka::RequestHeader& h, kafka::Reader& r);
+  Frame HandleFindCoordinator(const kafka::RequestHeader& h, kafka::Reader& r);
 
   // The topic, auto-created if allowed; kafka error code otherwise.
   std::optional<TopicInfo> FindOrCreateTopic(std::string_view name,

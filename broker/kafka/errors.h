@@ -18,6 +18,7 @@ enum ErrorCode : int16_t {
   kLeaderNotAvailable = 5,
   kNotLeaderOrFollower = 6,
   kRequestTimedOut = 7,
+  kCoordinatorNotAvailable = 15,
   kMessageTooLarge = 10,
   kInvalidTopic = 17,
   kRecordListTooLarge = 18,

@@ -21,6 +21,7 @@ const char* ApiName(int16_t api_key) {
     case kCreateTopics: return "CreateTopics";
     case kDeleteTopics: return "DeleteTopics";
     case kInitProducerId: return "InitProducerId";
+    case kFindCoordinator: return "FindCoordinator";
     default: return "Unknown";
   }
 }
@@ -360,6 +361,25 @@ void EncodeDeleteTopicsResponse(ResponseFrame& f, int16_t version,
     w.String(t.name);
     w.Int16(t.error);
   }
+}
+
+// --------------------------------------------------------- FindCoordinator
+
+bool Decode(Reader& r, int16_t version, FindCoordinatorRequest* req) {
+  req->key = r.String();
+  if (version >= 1) req->key_type = r.Int8();
+  return r.ok();
+}
+
+void Encode(ResponseFrame& f, int16_t version,
+            const FindCoordinatorResponse& resp) {
+  Writer& w = f.w();
+  if (version >= 1) w.Int32(0);  // throttle_time_ms
+  w.Int16(resp.error);
+  if (version >= 1) w.NullableString(resp.message);
+  w.Int32(resp.node_id);
+  w.String(resp.host);
+  w.Int32(resp.port);
 }
 
 // ---------------------------------------------------------- InitProducerId

@@ -24,6 +24,7 @@ enum ApiKey : int16_t {
   kFetch = 1,
   kListOffsets = 2,
   kMetadata = 3,
+  kFindCoordinator = 10,
   kApiVersions = 18,
   kCreateTopics = 19,
   kDeleteTopics = 20,
@@ -35,11 +36,16 @@ struct VersionRange {
   int16_t min;
   int16_t max;
 };
-// What fjord advertises in ApiVersions: only what it implements.
+// What fjord advertises in ApiVersions: only what it implements. Produce
+// starts at v0 because librdkafka (<= 2.11) compresses with gzip, snappy or
+// lz4 only for brokers that list Produce v0; v0-2 requests whose records are
+// not RecordBatch v2 get UNSUPPORTED_FOR_MESSAGE_FORMAT. FindCoordinator
+// (this node, on a single node) is what librdkafka requires before it uses
+// lz4.
 inline constexpr VersionRange kSupportedApis[] = {
-    {kProduce, 3, 7},      {kFetch, 4, 11},        {kListOffsets, 0, 3},
+    {kProduce, 0, 7},      {kFetch, 4, 11},        {kListOffsets, 0, 3},
     {kMetadata, 0, 4},     {kApiVersions, 0, 2},   {kCreateTopics, 0, 4},
-    {kDeleteTopics, 0, 1}, {kInitProducerId, 0, 1},
+    {kDeleteTopics, 0, 1}, {kInitProducerId, 0, 1}, {kFindCoordinator, 0, 2},
 };
 std::optional<VersionRange> SupportedRange(int16_t api_key);
 const char* ApiName(int16_t api_key);
@@ -253,6 +259,22 @@ struct DeleteTopicsRequest {
 bool Decode(Reader& r, int16_t version, DeleteTopicsRequest* req);
 void EncodeDeleteTopicsResponse(ResponseFrame& f, int16_t version,
                                 const std::vector<TopicResult>& results);
+
+// --------------------------------------------------------- FindCoordinator
+struct FindCoordinatorRequest {
+  std::string_view key;
+  int8_t key_type = 0;  // 0 group, 1 transaction
+};
+bool Decode(Reader& r, int16_t version, FindCoordinatorRequest* req);
+struct FindCoordinatorResponse {
+  int16_t error = 0;
+  std::optional<std::string> message;
+  int32_t node_id = -1;
+  std::string host;
+  int32_t port = -1;
+};
+void Encode(ResponseFrame& f, int16_t version,
+            const FindCoordinatorResponse& resp);
 
 // ---------------------------------------------------------- InitProducerId
 struct InitProducerIdRequest {

@@ -2,9 +2,10 @@
 # End-to-end: a real fjord-broker process driven by kcat (librdkafka), the
 # independent check that fjord speaks Kafka. Bounded in time; the broker is
 # always stopped by its PID.
-# Usage: kcat_test.sh PATH_TO_FJORD_BROKER
+# Usage: kcat_test.sh PATH_TO_FJORD_BROKER PATH_TO_FJORD
 set -u
 broker=$1
+fjord=$2
 command -v kcat >/dev/null || { echo "FAIL: kcat is not installed (deploy/install-deps.sh installs it)"; exit 1; }
 dir=$(mktemp -d "${TMPDIR:-/tmp}/fjord-kcat-test-XXXXXX")
 pid=""
@@ -63,6 +64,9 @@ for z in gzip snappy lz4 zstd; do
   K -P -t "codec-$z" -z "$z" < "$dir/$z.in" || fail "produce $z"
   K -C -t "codec-$z" -o beginning -e -q > "$dir/$z.out" || fail "consume $z"
   cmp -s "$dir/$z.in" "$dir/$z.out" || fail "$z records differ"
+  # The batches on disk are the producer's, compressed with that codec
+  # (librdkafka silently sends uncompressed batches to brokers it doubts).
+  "$fjord" segment dump "$dir/data/codec-$z-0" | grep -q "codec=$z " || fail "no $z batch stored"
 done
 
 step "consume from an offset, beginning, end, -N and a timestamp"
