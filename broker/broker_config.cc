@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -72,7 +73,8 @@ template <typename T>
 absl::Status ParseInt(std::string_view key, std::string_view value, T min,
                       T max, T* out) {
   int64_t v;
-  if (!absl::SimpleAtoi(ToAbsl(value), &v) || v < min || v > max) {
+  if (!absl::SimpleAtoi(ToAbsl(value), &v) || std::cmp_less(v, min) ||
+      std::cmp_greater(v, max)) {
     return Bad(key, value,
                absl::StrFormat("expected an integer in [%d, %d]", min, max));
   }
@@ -97,9 +99,7 @@ std::string_view TopicConfigForBrokerDefault(std::string_view key) {
   return {};
 }
 
-BrokerConfig::BrokerConfig() {
-  manager.data_dir = data_dir;
-}
+BrokerConfig::BrokerConfig() { manager.data_dir = data_dir; }
 
 absl::Status BrokerConfig::Set(std::string_view key, std::string_view value) {
   if (std::string_view topic_key = TopicConfigForBrokerDefault(key);
@@ -129,6 +129,8 @@ absl::Status BrokerConfig::Set(std::string_view key, std::string_view value) {
   };
   if (key == "listeners") return address(&kafka_address);
   if (key == "advertised.listeners") return address(&advertised_kafka_address);
+  if (key == "grpc.address") return address(&grpc_address);
+  if (key == "metrics.address") return address(&metrics_address);
   if (key == "cluster.id") {
     cluster_id = std::string(value);
     return absl::OkStatus();

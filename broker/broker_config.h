@@ -26,17 +26,19 @@ struct HostPort {
 absl::StatusOr<HostPort> ParseHostPort(std::string_view s);
 
 struct BrokerConfig {
-  int32_t node_id = 0;                       // node.id (broker.id)
-  std::string data_dir = "./fjord-data";     // log.dirs
-  HostPort kafka_address{"127.0.0.1", 9092};  // listeners
-  HostPort advertised_kafka_address;          // advertised.listeners
+  int32_t node_id = 0;                          // node.id (broker.id)
+  std::string data_dir = "./fjord-data";        // log.dirs
+  HostPort kafka_address{"127.0.0.1", 9092};    // listeners
+  HostPort advertised_kafka_address;            // advertised.listeners
+  HostPort grpc_address{"127.0.0.1", 9093};     // grpc.address (control plane)
+  HostPort metrics_address{"127.0.0.1", 9094};  // metrics.address
   std::string cluster_id = "fjord-single-node";
-  bool auto_create_topics = true;             // auto.create.topics.enable
-  int32_t num_partitions = 1;                 // num.partitions
+  bool auto_create_topics = true;                // auto.create.topics.enable
+  int32_t num_partitions = 1;                    // num.partitions
   int64_t socket_request_max_bytes = 104857600;  // socket.request.max.bytes
-  int32_t max_connections = 10000;            // max.connections
-  int32_t num_io_threads = 0;                 // num.io.threads (0: cores)
-  int64_t producer_id_block_size = 1000;      // producer.id.block.size
+  int32_t max_connections = 10000;               // max.connections
+  int32_t num_io_threads = 0;                    // num.io.threads (0: cores)
+  int64_t producer_id_block_size = 1000;         // producer.id.block.size
   // Topic defaults (log.segment.bytes, log.retention.ms, ...).
   log::LogConfig log_defaults;
   // Background work (log.retention.check.interval.ms, log.cleaner.*).

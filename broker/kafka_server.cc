@@ -12,8 +12,12 @@ constexpr int32_t kMinRequestBytes = 10;
 }  // namespace
 
 KafkaServer::KafkaServer(asio::io_context& io, const BrokerConfig& config,
-                         RequestHandler* handler)
-    : io_(io), config_(config), handler_(handler), acceptor_(io) {}
+                         RequestHandler* handler, Metrics* metrics)
+    : io_(io),
+      config_(config),
+      handler_(handler),
+      metrics_(metrics),
+      acceptor_(io) {}
 
 absl::Status KafkaServer::Start() {
   std::error_code ec;
@@ -28,9 +32,9 @@ absl::Status KafkaServer::Start() {
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::UnavailableError(absl::StrFormat(
-        "cannot listen on %s: %s", config_.kafka_address.ToString(),
-        ec.message()));
+    return absl::UnavailableError(
+        absl::StrFormat("cannot listen on %s: %s",
+                        config_.kafka_address.ToString(), ec.message()));
   }
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached);
@@ -67,10 +71,11 @@ asio::awaitable<void> KafkaServer::AcceptLoop() {
   for (;;) {
     auto socket = std::make_shared<Socket>(asio::make_strand(io_));
     std::error_code ec;
-    co_await acceptor_.async_accept(*socket,
-                                    asio::redirect_error(asio::use_awaitable, ec));
+    co_await acceptor_.async_accept(
+        *socket, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open())
+        co_return;
       spdlog::warn("accept failed: {}", ec.message());
       continue;
     }
@@ -80,14 +85,17 @@ asio::awaitable<void> KafkaServer::AcceptLoop() {
       if (static_cast<int>(sockets_.size()) >= config_.max_connections) {
         std::error_code ignored;
         auto peer = socket->remote_endpoint(ignored);
-        spdlog::warn("refusing connection from {}:{}: max.connections ({}) "
-                     "reached", peer.address().to_string(), peer.port(),
-                     config_.max_connections);
+        spdlog::warn(
+            "refusing connection from {}:{}: max.connections ({}) "
+            "reached",
+            peer.address().to_string(), peer.port(), config_.max_connections);
         socket->close(ignored);
+        if (metrics_ != nullptr) metrics_->ConnectionRejected();
         continue;
       }
       sockets_.insert(socket);
     }
+    if (metrics_ != nullptr) metrics_->ConnectionOpened();
     socket->set_option(asio::ip::tcp::no_delay(true), ec);
     asio::co_spawn(socket->get_executor(), Session(socket), asio::detached);
   }
@@ -98,7 +106,8 @@ asio::awaitable<void> KafkaServer::Session(std::shared_ptr<Socket> socket) {
   auto remote = socket->remote_endpoint(ec);
   const std::string peer =
       ec ? "unknown peer"
-         : absl::StrFormat("%s:%d", remote.address().to_string(), remote.port());
+         : absl::StrFormat("%s:%d", remote.address().to_string(),
+                           remote.port());
   std::vector<uint8_t> frame;
   for (;;) {
     uint8_t size_bytes[4];
@@ -107,9 +116,11 @@ asio::awaitable<void> KafkaServer::Session(std::shared_ptr<Socket> socket) {
     if (ec) break;  // closed by the peer, or shutting down
     const int32_t size = log::internal::LoadBE<int32_t>(size_bytes);
     if (size < kMinRequestBytes || size > config_.socket_request_max_bytes) {
-      spdlog::warn("closing connection from {}: request size {} is outside "
-                   "[{}, socket.request.max.bytes={}]",
-                   peer, size, kMinRequestBytes, config_.socket_request_max_bytes);
+      spdlog::warn(
+          "closing connection from {}: request size {} is outside "
+          "[{}, socket.request.max.bytes={}]",
+          peer, size, kMinRequestBytes, config_.socket_request_max_bytes);
+      if (metrics_ != nullptr) metrics_->BadFrame();
       break;
     }
     frame.resize(static_cast<size_t>(size));
@@ -118,12 +129,14 @@ asio::awaitable<void> KafkaServer::Session(std::shared_ptr<Socket> socket) {
     if (ec) {
       spdlog::warn("closing connection from {}: truncated request ({})", peer,
                    ec.message());
+      if (metrics_ != nullptr) metrics_->BadFrame();
       break;
     }
     auto handled = co_await handler_->Handle(frame);
     if (!handled.ok()) {
       spdlog::warn("closing connection from {}: {}", peer,
                    handled.status().message());
+      if (metrics_ != nullptr) metrics_->BadFrame();
       break;
     }
     if (handled->response == nullptr) continue;  // acks=0
@@ -136,6 +149,7 @@ asio::awaitable<void> KafkaServer::Session(std::shared_ptr<Socket> socket) {
     if (ec) break;
   }
   socket->close(ec);
+  if (metrics_ != nullptr) metrics_->ConnectionClosed();
   absl::MutexLock l(&mu_);
   sockets_.erase(socket);
 }

@@ -15,15 +15,17 @@
 #include "absl/synchronization/mutex.h"
 #include "asio.hpp"
 #include "broker/broker_config.h"
+#include "broker/metrics.h"
 #include "broker/request_handler.h"
 
 namespace fjord::broker {
 
 class KafkaServer {
  public:
-  // `io`, `config` and `handler` must outlive the server.
+  // `io`, `config`, `handler` and `metrics` (may be null) must outlive the
+  // server.
   KafkaServer(asio::io_context& io, const BrokerConfig& config,
-              RequestHandler* handler);
+              RequestHandler* handler, Metrics* metrics = nullptr);
   KafkaServer(const KafkaServer&) = delete;
   KafkaServer& operator=(const KafkaServer&) = delete;
 
@@ -44,6 +46,7 @@ class KafkaServer {
   asio::io_context& io_;
   const BrokerConfig& config_;
   RequestHandler* const handler_;
+  Metrics* const metrics_;
   asio::ip::tcp::acceptor acceptor_;
   uint16_t port_ = 0;
   mutable absl::Mutex mu_;

@@ -1,13 +1,17 @@
 // build/bin/fjord-broker: a single fjord broker. With no arguments it serves
-// the Kafka protocol on 127.0.0.1:9092 from ./fjord-data.
+// the Kafka protocol on 127.0.0.1:9092 and the gRPC admin service on
+// 127.0.0.1:9093 from ./fjord-data.
 #include <csignal>
 #include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
 #include "asio.hpp"
+#include "broker/admin_service.h"
 #include "broker/broker_config.h"
 #include "broker/kafka_server.h"
+#include "broker/metrics.h"
+#include "broker/metrics_http.h"
 #include "broker/producer_ids.h"
 #include "broker/request_handler.h"
 #include "broker/topic_manager.h"
@@ -26,16 +30,25 @@ int Fail(absl::string_view what) {
 
 int main(int argc, char** argv) {
   using fjord::broker::BrokerConfig;
-  CLI::App app{"fjord-broker: a partitioned, append-only event log that "
-               "speaks the Kafka protocol"};
-  std::string config_file, data_dir, kafka_addr;
+  CLI::App app{
+      "fjord-broker: a partitioned, append-only event log that "
+      "speaks the Kafka protocol"};
+  std::string config_file, data_dir, kafka_addr, grpc_addr, metrics_addr;
   std::vector<std::string> sets;
   app.add_option("--config", config_file,
                  "Kafka-style properties file (key=value lines)");
-  app.add_option("--data-dir", data_dir, "Data directory (default ./fjord-data)");
+  app.add_option("--data-dir", data_dir,
+                 "Data directory (default ./fjord-data)");
   app.add_option("--kafka-addr", kafka_addr,
                  "Kafka listener host:port (default 127.0.0.1:9092)");
-  app.add_option("--set", sets, "Set any property: --set key=value (repeatable)");
+  app.add_option("--metrics-addr", metrics_addr,
+                 "HTTP listener for /metrics, host:port (default "
+                 "127.0.0.1:9094; property metrics.address)");
+  app.add_option("--grpc-addr", grpc_addr,
+                 "gRPC admin listener host:port (default 127.0.0.1:9093; "
+                 "property grpc.address)");
+  app.add_option("--set", sets,
+                 "Set any property: --set key=value (repeatable)");
   CLI11_PARSE(app, argc, argv);
 
   BrokerConfig config;
@@ -60,6 +73,16 @@ int main(int argc, char** argv) {
       return Fail(absl::StrFormat("--kafka-addr: %s", s.message()));
     }
   }
+  if (!metrics_addr.empty()) {
+    if (absl::Status s = config.Set("metrics.address", metrics_addr); !s.ok()) {
+      return Fail(absl::StrFormat("--metrics-addr: %s", s.message()));
+    }
+  }
+  if (!grpc_addr.empty()) {
+    if (absl::Status s = config.Set("grpc.address", grpc_addr); !s.ok()) {
+      return Fail(absl::StrFormat("--grpc-addr: %s", s.message()));
+    }
+  }
   if (absl::Status s = config.log_defaults.Validate(); !s.ok()) {
     return Fail(s.message());
   }
@@ -70,24 +93,51 @@ int main(int argc, char** argv) {
   fjord::log::StartupReport report;
   auto logs = fjord::log::LogManager::Open(manager_options, &report);
   if (!logs.ok()) return Fail(logs.status().message());
-  auto topics = fjord::broker::TopicManager::Open(logs->get(), config.log_defaults,
-                                                  config.data_dir);
+  auto topics = fjord::broker::TopicManager::Open(
+      logs->get(), config.log_defaults, config.data_dir);
   if (!topics.ok()) return Fail(topics.status().message());
   fjord::broker::ProducerIdAllocator producer_ids(
       fjord::log::PosixFileSystem(), config.data_dir + "/producer-ids",
       config.producer_id_block_size);
-  fjord::broker::RequestHandler handler(&config, topics->get(), &producer_ids);
+  fjord::broker::Metrics metrics;
+  fjord::broker::RequestHandler handler(&config, topics->get(), &producer_ids,
+                                        &metrics);
 
   asio::io_context io;
-  fjord::broker::KafkaServer server(io, config, &handler);
+  fjord::broker::KafkaServer server(io, config, &handler, &metrics);
   if (absl::Status s = server.Start(); !s.ok()) return Fail(s.message());
   // With port 0 the kernel picked one: that is the one to advertise.
   config.kafka_address.port = server.port();
-  spdlog::info("fjord-broker {} serving Kafka on {} (advertised {}), data in {}"
-               ", {} topics",
-               config.node_id, config.kafka_address.ToString(),
-               config.advertised().ToString(), config.data_dir,
-               (*topics)->List().size());
+  spdlog::info(
+      "fjord-broker {} serving Kafka on {} (advertised {}), data in {}"
+      ", {} topics",
+      config.node_id, config.kafka_address.ToString(),
+      config.advertised().ToString(), config.data_dir,
+      (*topics)->List().size());
+  // Started after the Kafka port is final: the service reports it.
+  fjord::broker::AdminService admin(&config, topics->get());
+  if (absl::Status s = admin.Start(); !s.ok()) {
+    server.Stop();
+    return Fail(s.message());
+  }
+  spdlog::info("fjord-broker {} serving gRPC admin on {}:{}", config.node_id,
+               config.grpc_address.host, admin.port());
+  fjord::broker::TopicManager* topic_manager = topics->get();
+  fjord::broker::MetricsHttpServer metrics_http([&metrics, topic_manager] {
+    return metrics.Render([topic_manager](std::string* out) {
+      fjord::broker::AppendPartitionGauges(*topic_manager, out);
+    });
+  });
+  if (absl::Status s = metrics_http.Start(config.metrics_address.host,
+                                          config.metrics_address.port);
+      !s.ok()) {
+    server.Stop();
+    admin.Stop();
+    return Fail(s.message());
+  }
+  spdlog::info("fjord-broker {} serving /metrics on http://{}:{}/metrics",
+               config.node_id, config.metrics_address.host,
+               metrics_http.port());
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code& ec, int signo) {
@@ -96,12 +146,15 @@ int main(int argc, char** argv) {
                  signo);
     handler.Shutdown();
     server.Stop();
+    admin.Stop();  // before the logs close below
+    metrics_http.Stop();
   });
   std::signal(SIGPIPE, SIG_IGN);
 
-  int threads = config.num_io_threads > 0
-                    ? config.num_io_threads
-                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads =
+      config.num_io_threads > 0
+          ? config.num_io_threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; i++) pool.emplace_back([&] { io.run(); });
   io.run();

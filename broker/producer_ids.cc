@@ -24,7 +24,8 @@ absl::StatusOr<int64_t> ProducerIdAllocator::Next() {
   }
   if (next_ >= block_end_) {
     int64_t end = next_ + block_size_;
-    RETURN_IF_ERROR(fs_->WriteFileAtomically(path_, absl::StrFormat("%d\n", end)));
+    RETURN_IF_ERROR(
+        fs_->WriteFileAtomically(path_, absl::StrFormat("%d\n", end)));
     block_end_ = end;
   }
   return next_++;

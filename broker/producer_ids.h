@@ -17,8 +17,7 @@ namespace fjord::broker {
 
 class ProducerIdAllocator {
  public:
-  ProducerIdAllocator(log::FileSystem* fs, std::string path,
-                      int64_t block_size)
+  ProducerIdAllocator(log::FileSystem* fs, std::string path, int64_t block_size)
       : fs_(fs), path_(std::move(path)), block_size_(block_size) {}
 
   absl::StatusOr<int64_t> Next();

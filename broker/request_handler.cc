@@ -42,8 +42,26 @@ class TimerWaiter final : public FetchWaiter,
 }  // namespace
 
 RequestHandler::RequestHandler(const BrokerConfig* config, TopicManager* topics,
-                               ProducerIdAllocator* producer_ids)
-    : config_(config), topics_(topics), producer_ids_(producer_ids) {}
+                               ProducerIdAllocator* producer_ids,
+                               Metrics* metrics)
+    : config_(config),
+      topics_(topics),
+      producer_ids_(producer_ids),
+      metrics_(metrics) {}
+
+namespace {
+// Records in whole batches, from their headers.
+uint64_t CountRecords(std::span<const uint8_t> records) {
+  uint64_t n = 0;
+  for (size_t pos = 0; pos < records.size();) {
+    auto h = log::ParseBatchHeader(records.data() + pos, records.size() - pos);
+    if (!h.ok()) break;
+    n += static_cast<uint64_t>(h->record_count);
+    pos += h->size_bytes();
+  }
+  return n;
+}
+}  // namespace
 
 asio::awaitable<absl::StatusOr<HandledRequest>> RequestHandler::Handle(
     std::span<uint8_t> frame) {
@@ -70,6 +88,7 @@ asio::awaitable<absl::StatusOr<HandledRequest>> RequestHandler::Handle(
     out.response->w().Int16(kafka::kUnsupportedVersion);
     co_return out;
   }
+  const auto started = std::chrono::steady_clock::now();
   bool no_response = false;
   switch (h.api_key) {
     case kafka::kProduce:
@@ -97,10 +116,15 @@ asio::awaitable<absl::StatusOr<HandledRequest>> RequestHandler::Handle(
       out.response = HandleFindCoordinator(h, r);
       break;
   }
+  if (metrics_ != nullptr) {
+    metrics_->RecordRequest(h.api_key,
+                            std::chrono::duration<double>(
+                                std::chrono::steady_clock::now() - started)
+                                .count());
+  }
   if (out.response == nullptr && !no_response) {
-    co_return absl::InvalidArgumentError(
-        absl::StrFormat("malformed %s v%d request", kafka::ApiName(h.api_key),
-                        h.api_version));
+    co_return absl::InvalidArgumentError(absl::StrFormat(
+        "malformed %s v%d request", kafka::ApiName(h.api_key), h.api_version));
   }
   co_return out;
 }
@@ -163,7 +187,8 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
       // Message formats before RecordBatch v2 (magic 0 and 1) are not
       // stored by fjord.
       if (p.records->size() > log::batch_layout::kMagic &&
-          (*p.records)[log::batch_layout::kMagic] < log::batch_layout::kMagicV2) {
+          (*p.records)[log::batch_layout::kMagic] <
+              log::batch_layout::kMagicV2) {
         rp.error = kafka::kUnsupportedForMessageFormat;
         continue;
       }
@@ -209,6 +234,20 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
       rp.log_start_offset = log.log_start_offset().value();
     }
   }
+  if (metrics_ != nullptr) {
+    for (size_t ti = 0; ti < req.topics.size(); ti++) {
+      for (size_t pi = 0; pi < req.topics[ti].partitions.size(); pi++) {
+        const auto& rp = resp.topics[ti].partitions[pi];
+        const auto& records = req.topics[ti].partitions[pi].records;
+        if (rp.error != kafka::kNone) {
+          metrics_->RecordError(kafka::kProduce, rp.error);
+        } else if (records) {
+          metrics_->RecordProduce(req.topics[ti].name, records->size(),
+                                  CountRecords(*records));
+        }
+      }
+    }
+  }
   if (req.acks == 0) {
     *no_response = true;
     return nullptr;
@@ -224,7 +263,8 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleFetch(
     const RequestHeader& h, Reader& r) {
   kafka::FetchRequest req;
   if (!kafka::Decode(r, h.api_version, &req)) co_return nullptr;
-  auto waiter = std::make_shared<TimerWaiter>(co_await asio::this_coro::executor);
+  auto waiter =
+      std::make_shared<TimerWaiter>(co_await asio::this_coro::executor);
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(std::max(0, req.max_wait_ms));
   kafka::FetchResponse resp;
@@ -252,7 +292,8 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleFetch(
         // (but their offsets), as Kafka does.
         size_t limit = static_cast<size_t>(
             std::max<int64_t>(0, std::min<int64_t>(p.max_bytes, budget)));
-        auto read = log.Read(Offset(p.fetch_offset), std::max<size_t>(limit, 1));
+        auto read =
+            log.Read(Offset(p.fetch_offset), std::max<size_t>(limit, 1));
         rp.high_watermark = log.log_end_offset().value();
         rp.log_start_offset = log.log_start_offset().value();
         if (!read.ok()) {
@@ -282,6 +323,18 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleFetch(
     std::error_code ec;
     co_await waiter->timer().async_wait(
         asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (metrics_ != nullptr) {
+    for (const auto& t : resp.topics) {
+      for (const auto& p : t.partitions) {
+        if (p.error != kafka::kNone) {
+          metrics_->RecordError(kafka::kFetch, p.error);
+        } else if (!p.records.empty()) {
+          metrics_->RecordFetch(t.name, p.records.size(),
+                                CountRecords(p.records));
+        }
+      }
+    }
   }
   auto f = std::make_unique<ResponseFrame>(h.correlation_id);
   kafka::Encode(*f, h.api_version, resp);
@@ -345,8 +398,11 @@ RequestHandler::Frame RequestHandler::HandleMetadata(const RequestHeader& h,
     rt.name = t.name;
     rt.is_internal = t.name.rfind("__", 0) == 0;
     for (int32_t p = 0; p < t.partitions; p++) {
-      rt.partitions.push_back({kafka::kNone, p, config_->node_id,
-                               {config_->node_id}, {config_->node_id}});
+      rt.partitions.push_back({kafka::kNone,
+                               p,
+                               config_->node_id,
+                               {config_->node_id},
+                               {config_->node_id}});
     }
   };
   if (!req.topics) {
@@ -406,7 +462,8 @@ RequestHandler::Frame RequestHandler::HandleCreateTopics(const RequestHeader& h,
     }
     int32_t partitions =
         t.num_partitions == -1 ? config_->num_partitions : t.num_partitions;
-    auto created = topics_->Create(t.name, partitions, configs, req.validate_only);
+    auto created =
+        topics_->Create(t.name, partitions, configs, req.validate_only);
     if (created.ok()) continue;
     const absl::Status& s = created.status();
     if (absl::IsAlreadyExists(s)) {

@@ -15,6 +15,7 @@
 #include "asio.hpp"
 #include "broker/broker_config.h"
 #include "broker/kafka/messages.h"
+#include "broker/metrics.h"
 #include "broker/producer_ids.h"
 #include "broker/topic_manager.h"
 
@@ -29,9 +30,9 @@ struct HandledRequest {
 
 class RequestHandler {
  public:
-  // All pointers must outlive the handler.
+  // All pointers must outlive the handler; `metrics` may be null.
   RequestHandler(const BrokerConfig* config, TopicManager* topics,
-                 ProducerIdAllocator* producer_ids);
+                 ProducerIdAllocator* producer_ids, Metrics* metrics = nullptr);
 
   // kInvalidArgument for a frame that cannot be decoded: the caller closes
   // the connection. The frame is modified in place (batches are stamped with
@@ -57,12 +58,12 @@ class RequestHandler {
 
   // The topic, auto-created if allowed; kafka error code otherwise.
   std::optional<TopicInfo> FindOrCreateTopic(std::string_view name,
-                                             bool allow_create,
-                                             int16_t* error);
+                                             bool allow_create, int16_t* error);
 
   const BrokerConfig* const config_;
   TopicManager* const topics_;
   ProducerIdAllocator* const producer_ids_;
+  Metrics* const metrics_;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -26,7 +26,7 @@ struct TopicInfo {
   std::string name;
   int32_t partitions = 0;
   std::map<std::string, std::string> overrides;  // topic configs set
-  log::LogConfig config;                          // effective
+  log::LogConfig config;                         // effective
 };
 
 class TopicManager {

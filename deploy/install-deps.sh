@@ -9,10 +9,12 @@ packages=(
   # log/: batch codecs and utilities
   libabsl-dev libfmt-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev
   libspdlog-dev libcli11-dev
-  # broker/
-  libasio-dev
-  # tests and benchmarks
-  catch2 libbenchmark-dev
+  # broker/: Kafka protocol over Asio, /metrics over cpp-httplib
+  libasio-dev libcpp-httplib-dev
+  # proto/: the gRPC control plane
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  # tests and benchmarks; clang's libFuzzer for the fuzz targets
+  catch2 libbenchmark-dev clang libclang-rt-14-dev
   # independent Kafka clients for end-to-end tests
   kcat librdkafka-dev
 )

@@ -19,7 +19,8 @@ step() { echo "== $*"; }
 
 start_broker() {
   : > "$dir/broker.log"
-  "$broker" --data-dir "$dir/data" --kafka-addr 127.0.0.1:0 "$@" >> "$dir/broker.log" 2>&1 &
+  "$broker" --data-dir "$dir/data" --kafka-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 \
+    --metrics-addr 127.0.0.1:0 "$@" >> "$dir/broker.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 100); do
     port=$(sed -n 's/.*serving Kafka on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/broker.log" | head -1)
@@ -29,6 +30,12 @@ start_broker() {
   done
   [ -n "$port" ] || fail "broker did not come up"
   B="127.0.0.1:$port"
+  for _ in $(seq 1 50); do
+    mport=$(sed -n 's/.*serving \/metrics on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/broker.log" | head -1)
+    [ -n "$mport" ] && break
+    sleep 0.1
+  done
+  [ -n "$mport" ] || fail "no /metrics listener"
 }
 stop_broker() {
   kill -TERM "$pid"
@@ -92,6 +99,21 @@ printf '\x00\x00\x00\x20\x00\x03' > "/dev/tcp/127.0.0.1/$port" 2>/dev/null || tr
 sleep 0.3
 grep -q "closing connection from 127.0.0.1" "$dir/broker.log" || fail "no log line for the bad frame"
 K -L > /dev/null 2>&1 || fail "broker unusable after a bad frame"
+
+step "/metrics reports what happened"
+metrics() {
+  exec 3<>"/dev/tcp/127.0.0.1/$mport" || fail "cannot connect to /metrics"
+  printf 'GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  cat <&3
+  exec 3<&-
+}
+metrics > "$dir/metrics.out"
+grep -q '^fjord_topic_records_in_total{topic="keyed"} 100000$' "$dir/metrics.out" || fail "records in: $(grep records_in "$dir/metrics.out")"
+grep -q '^fjord_requests_total{api="Produce"} [1-9]' "$dir/metrics.out" || fail "no Produce count"
+grep -q '^fjord_request_duration_seconds_bucket{api="Fetch",le="+Inf"} [1-9]' "$dir/metrics.out" || fail "no Fetch latency"
+grep -q '^fjord_log_end_offset{topic="keyed",partition="0"} 100000$' "$dir/metrics.out" || fail "no log end offset"
+grep -q '^fjord_bad_frames_total [1-9]' "$dir/metrics.out" || fail "bad frames not counted"
+grep -q '^fjord_connections ' "$dir/metrics.out" || fail "no connections gauge"
 
 step "clean restart keeps everything"
 stop_broker

@@ -1,0 +1,69 @@
+// fjord-broker's configuration: Kafka property names, clear refusals.
+#include "broker/broker_config.h"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "tests/util/test_util.h"
+
+namespace fjord::broker {
+namespace {
+
+TEST_CASE("Config: Kafka property names set broker and topic defaults",
+          "[broker][config]") {
+  BrokerConfig c;
+  REQUIRE(c.Set("log.retention.ms", "3600000").ok());
+  REQUIRE(c.Set("log.cleanup.policy", "compact,delete").ok());
+  REQUIRE(c.Set("num.partitions", "6").ok());
+  REQUIRE(c.Set("listeners", "PLAINTEXT://127.0.0.2:19092").ok());
+  REQUIRE(c.Set("log.cleaner.backoff.ms", "50").ok());
+  CHECK(c.log_defaults.retention_ms == 3600000);
+  CHECK(c.log_defaults.cleanup_compact);
+  CHECK(c.log_defaults.cleanup_delete);
+  CHECK(c.num_partitions == 6);
+  CHECK(c.kafka_address.host == "127.0.0.2");
+  CHECK(c.kafka_address.port == 19092);
+  CHECK(c.manager.cleaner_backoff_ms == 50);
+}
+
+TEST_CASE("Config: unknown properties and bad values are refused by name",
+          "[broker][config]") {
+  BrokerConfig c;
+  auto unknown = c.Set("log.retention.hourz", "1");
+  CHECK(absl::IsInvalidArgument(unknown));
+  CHECK_THAT(std::string(unknown.message()),
+             Catch::Contains("log.retention.hourz"));
+  auto bad = c.Set("num.partitions", "many");
+  CHECK_THAT(std::string(bad.message()), Catch::Contains("num.partitions"));
+  CHECK_THAT(std::string(bad.message()), Catch::Contains("many"));
+  CHECK(!c.Set("listeners", "nowhere").ok());
+  CHECK(!c.Set("log.cleanup.policy", "shred").ok());
+  CHECK(!c.Set("auto.create.topics.enable", "perhaps").ok());
+}
+
+TEST_CASE(
+    "Config: a properties file is read with comments, and errors name the line",
+    "[broker][config]") {
+  testing::TempDir tmp;
+  std::string path = tmp.Sub("broker.properties");
+  {
+    std::ofstream f(path);
+    f << "# comment\n! also a comment\n\nnode.id = 3\nlog.dirs=/tmp/x\n";
+  }
+  BrokerConfig c;
+  REQUIRE(c.LoadFile(path).ok());
+  CHECK(c.node_id == 3);
+  CHECK(c.data_dir == "/tmp/x");
+  {
+    std::ofstream f(path, std::ios::app);
+    f << "max.connections=zero\n";
+  }
+  auto s = c.LoadFile(path);
+  CHECK(!s.ok());
+  CHECK_THAT(std::string(s.message()), Catch::Contains(path + ":6"));
+  CHECK_THAT(std::string(s.message()), Catch::Contains("max.connections"));
+  CHECK(absl::IsNotFound(c.LoadFile(tmp.Sub("missing"))));
+}
+
+}  // namespace
+}  // namespace fjord::broker
