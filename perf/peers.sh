@@ -157,21 +157,33 @@ run_redis_benchmark() {  # REP RECORDS SIZE
   }' >> "$results"
 }
 
-peer_runs() {  # RECORDS SIZE
-  local n=$1 size=$2 rep
-  local common=(--records "$n" --record-size "$size" --timeout "$RUN_TIMEOUT")
+# One repetition of each system's scenarios at one record size.
+nats_runs() {  # REP RECORDS SIZE
+  local rep=$1 common=(--records "$2" --record-size "$3" --timeout "$RUN_TIMEOUT")
+  run "produce" "$rep" "$NATS_PID" \
+    "$BENCH" nats-produce --port "$NATS_PORT" "${common[@]}" --window 1000
+  run "consume" "$rep" "$NATS_PID" \
+    "$BENCH" nats-consume --port "$NATS_PORT" "${common[@]}" --batch 1000 --window 2 --ack-policy none
+  run "produce, nats-bench style" "$rep" "$NATS_PID" \
+    "$BENCH" nats-produce --port "$NATS_PORT" "${common[@]}" --window 100 --wait-for-window
+}
+redis_runs() {  # REP RECORDS SIZE
+  local rep=$1 common=(--records "$2" --record-size "$3" --timeout "$RUN_TIMEOUT")
+  run "produce" "$rep" "$REDIS_PID" \
+    "$BENCH" redis-produce --port "$REDIS_PORT" "${common[@]}" --connections 8 --pipeline 64
+  run "consume" "$rep" "$REDIS_PID" \
+    "$BENCH" redis-consume --port "$REDIS_PORT" "${common[@]}" --batch 1000
+  run_redis_benchmark "$rep" "$2" "$3"
+}
+
+# The systems measured; every repetition runs each of them in turn, so a
+# change in the machine's load (it is shared) falls on all of them alike.
+systems=(nats_runs redis_runs)
+
+all_runs() {  # RECORDS SIZE
+  local rep system
   for rep in $(seq 1 "$REPS"); do
-    run "produce" "$rep" "$NATS_PID" \
-      "$BENCH" nats-produce --port "$NATS_PORT" "${common[@]}" --window 1000
-    run "consume" "$rep" "$NATS_PID" \
-      "$BENCH" nats-consume --port "$NATS_PORT" "${common[@]}" --batch 1000 --window 2 --ack-policy none
-    run "produce, nats-bench style" "$rep" "$NATS_PID" \
-      "$BENCH" nats-produce --port "$NATS_PORT" "${common[@]}" --window 100 --wait-for-window
-    run "produce" "$rep" "$REDIS_PID" \
-      "$BENCH" redis-produce --port "$REDIS_PORT" "${common[@]}" --connections 8 --pipeline 64
-    run "consume" "$rep" "$REDIS_PID" \
-      "$BENCH" redis-consume --port "$REDIS_PORT" "${common[@]}" --batch 1000
-    run_redis_benchmark "$rep" "$n" "$size"
+    for system in "${systems[@]}"; do "$system" "$rep" "$1" "$2"; done
   done
 }
 
@@ -208,8 +220,8 @@ tabulate() {
       mb[k] = mb[k] " " field($0, "mb_per_sec")
       n = field($0, "records")
       scpu[k] = scpu[k] " " (field($0, "server_cpu_seconds") / n * 1e6)
-      c = field($0, "client_cpu_seconds")
-      ccpu[k] = ccpu[k] " " (c < 0 ? -1 : c / n * 1e6)
+      c = field($0, "client_cpu_seconds")  # -1 or absent: not measured
+      ccpu[k] = ccpu[k] " " (c == "" || c < 0 ? -1 : c / n * 1e6)
     }
     END {
       print "| record size | system | scenario | records | records/s (median) | MB/s (median) | every run, records/s | server CPU us/record | client CPU us/record | x NATS | x Redis |"
@@ -239,8 +251,8 @@ start_nats
 start_redis
 note "nats-server $NATS_VERSION on 127.0.0.1:$NATS_PORT (pid $NATS_PID), redis-server $REDIS_VERSION on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID), data in $tmp"
 
-peer_runs "$RECORDS_100" 100
-peer_runs "$RECORDS_1K" 1024
+all_runs "$RECORDS_100" 100
+all_runs "$RECORDS_1K" 1024
 
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 [ -n "${PEERS_JSON:-}" ] && cp "$results" "$PEERS_JSON"
