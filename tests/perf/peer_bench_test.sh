@@ -155,14 +155,14 @@ fi
 grep -q "record is 100 bytes, expected 101" <<< "$err" || fail "redis-consume said: $err"
 
 step "a server that stops answering ends the run at --timeout"
-R CLIENT PAUSE 4000 WRITE > /dev/null || fail "CLIENT PAUSE"
+R CLIENT PAUSE 10000 WRITE > /dev/null || fail "CLIENT PAUSE"
 t0=$(date +%s)
 if err=$(B redis-produce --port "$rport" --records 100 --timeout 1 2>&1 >/dev/null); then
   fail "redis-produce succeeded while writes were paused"
 fi
 t1=$(date +%s)
 grep -q "timed out" <<< "$err" || fail "redis-produce said: $err"
-[ $((t1 - t0)) -le 3 ] || fail "redis-produce took $((t1 - t0)) s to time out"
+[ $((t1 - t0)) -le 5 ] || fail "redis-produce took $((t1 - t0)) s to time out"
 R CLIENT UNPAUSE > /dev/null || fail "CLIENT UNPAUSE"
 
 step "speaking NATS to Redis times out waiting for INFO; a closed port is refused"
