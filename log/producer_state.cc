@@ -208,7 +208,10 @@ absl::Status ProducerStateTable::CheckBatch(const BatchHeader& h, Offset base) {
     }
   }
   Entry* e = prev != nullptr ? prev->entry : Find(id);
-  if (prev == nullptr && e != nullptr && epoch == e->epoch) {
+  // The common case, the next batch in sequence, skips the retry checks: a
+  // remembered batch cannot start right after the last one.
+  if (prev == nullptr && e != nullptr && epoch == e->epoch &&
+      !IsNextSequence(e->Last().last_sequence, first)) {
     for (int i = 0; i < e->count; i++) {
       const ProducerBatch& b = e->Batch(i);
       if (b.first_sequence == first && b.last_sequence == last) {

@@ -478,6 +478,30 @@ TEST_CASE(
   CHECK(ParseFetch(*b.Call(Fetch("seq", 0, 0, 0))).high_watermark == 14);
 }
 
+TEST_CASE(
+    "Broker: a Produce with several batches of one producer is stored once "
+    "and its retry answered with the first batch's offset",
+    "[broker][handler][idempotence]") {
+  Broker b;
+  using testing::MakeProducerBatch;
+  REQUIRE(ParseProduce(*b.Call(Produce("multi", 0, MakeBatch(4)))).error == 0);
+  const std::string set = MakeProducerBatch(3, 11, 0, 0) +
+                          MakeProducerBatch(2, 11, 0, 3) +
+                          MakeProducerBatch(5, 11, 0, 5);
+  for (int attempt = 0; attempt < 3; attempt++) {
+    auto r = ParseProduce(*b.Call(Produce("multi", 0, set, -1)));
+    CHECK(r.error == 0);
+    CHECK(r.base_offset == 4);
+  }
+  CHECK(ParseFetch(*b.Call(Fetch("multi", 0, 0, 0))).high_watermark == 14);
+  // A retried batch sent together with a new one is refused whole.
+  const std::string mixed =
+      MakeProducerBatch(5, 11, 0, 5) + MakeProducerBatch(1, 11, 0, 10);
+  CHECK(ParseProduce(*b.Call(Produce("multi", 0, mixed, -1))).error ==
+        kafka::kInvalidRecord);
+  CHECK(ParseFetch(*b.Call(Fetch("multi", 0, 0, 0))).high_watermark == 14);
+}
+
 TEST_CASE("Kafka errors: each producer error maps to its own Kafka code",
           "[broker][idempotence]") {
   using log::ProducerError;

@@ -102,6 +102,33 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "Idempotence: a record set with several batches of one producer is "
+    "appended, and retried, as one",
+    "[log][idempotence]") {
+  Fixture f;
+  auto log = f.Open();
+  RequireAppended(*log, Nth(0));
+  const std::string set = Nth(1) + Nth(2) + Nth(3);
+  auto a = RequireAppended(*log, set);
+  CHECK(a.batches == 3);
+  CHECK(a.first_offset == Offset(10));
+  CHECK(a.last_offset == Offset(39));
+  auto r = Append(*log, set);
+  REQUIRE(r.ok());
+  CHECK(r->duplicate);
+  CHECK(r->first_offset == Offset(10));
+  CHECK(r->last_offset == Offset(39));
+  // Out of order inside the set: none of it is appended.
+  auto bad = Append(*log, Nth(4) + Nth(6));
+  CHECK(GetProducerError(bad.status()) == ProducerError::kOutOfOrderSequence);
+  // A retry glued to a new batch cannot be answered with one offset.
+  CHECK(absl::IsInvalidArgument(Append(*log, Nth(3) + Nth(4)).status()));
+  CHECK(log->log_end_offset() == Offset(40));
+  RequireAppended(*log, Nth(4) + Nth(5));
+  CHECK(ReadAll(*log).size() == 60);
+}
+
+TEST_CASE(
     "Idempotence: the state survives a clean restart through the Close "
     "snapshot, with nothing replayed",
     "[log][idempotence]") {
