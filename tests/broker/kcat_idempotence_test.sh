@@ -41,7 +41,7 @@ done
 
 "$broker" --data-dir "$dir/data" --kafka-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 \
   --metrics-addr 127.0.0.1:0 --set "advertised.listeners=127.0.0.1:$pport" \
-  --set num.partitions=6 > "$dir/broker.log" 2>&1 &
+  --set num.partitions=6 --set log.segment.bytes=16777216 > "$dir/broker.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
   port=$(sed -n 's/.*serving Kafka on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/broker.log" | head -1)
