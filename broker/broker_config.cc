@@ -155,6 +155,17 @@ absl::Status BrokerConfig::Set(std::string_view key, std::string_view value) {
     return ParseInt<int64_t>(key, value, 1, 1'000'000'000,
                              &producer_id_block_size);
   }
+  if (key == "producer.id.expiration.ms") {
+    return ParseInt<int64_t>(key, value, 1, kMax,
+                             &manager.producer_id_expiration_ms);
+  }
+  if (key == "producer.id.expiration.check.interval.ms") {
+    return ParseInt<int64_t>(key, value, 1, kMax,
+                             &manager.producer_id_expiration_check_interval_ms);
+  }
+  if (key == "max.producer.ids") {
+    return ParseInt<int64_t>(key, value, 1, kMax, &manager.max_producer_ids);
+  }
   if (key == "log.retention.check.interval.ms") {
     return ParseInt<int64_t>(key, value, 1, kMax,
                              &manager.retention_check_interval_ms);

@@ -152,9 +152,13 @@ std::string Metrics::Render(
       "fjord_connections_rejected_total %d\n"
       "# HELP fjord_bad_frames_total Connections closed for a malformed, "
       "truncated or oversized frame.\n"
-      "# TYPE fjord_bad_frames_total counter\nfjord_bad_frames_total %d\n",
+      "# TYPE fjord_bad_frames_total counter\nfjord_bad_frames_total %d\n"
+      "# HELP fjord_produce_duplicates_total Produce record sets not "
+      "appended because they repeat an idempotent producer's batches.\n"
+      "# TYPE fjord_produce_duplicates_total counter\n"
+      "fjord_produce_duplicates_total %d\n",
       connections_.load(), accepted_.load(), rejected_.load(),
-      bad_frames_.load());
+      bad_frames_.load(), duplicate_produces_.load());
   if (append_gauges) append_gauges(&out);
   return out;
 }

@@ -53,6 +53,8 @@ class Metrics {
   void ConnectionClosed() { connections_.fetch_sub(1); }
   void ConnectionRejected() { rejected_.fetch_add(1); }
   void BadFrame() { bad_frames_.fetch_add(1); }
+  // A Produce record set recognised as an idempotent producer's retry.
+  void DuplicateProduce() { duplicate_produces_.fetch_add(1); }
 
   // Text exposition; `append_gauges` may add scrape-time series (partitions,
   // log sizes) to the output.
@@ -75,7 +77,8 @@ class Metrics {
   absl::flat_hash_map<std::string, std::unique_ptr<TopicCounters>> topics_
       ABSL_GUARDED_BY(topics_mu_);
   std::atomic<int64_t> connections_{0};
-  std::atomic<uint64_t> accepted_{0}, rejected_{0}, bad_frames_{0};
+  std::atomic<uint64_t> accepted_{0}, rejected_{0}, bad_frames_{0},
+      duplicate_produces_{0};
 };
 
 // Escapes a Prometheus label value.

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "broker/kafka/errors.h"
 #include "log/file_names.h"
+#include "log/producer_error.h"
 #include "log/record_batch.h"
 #include "log/strings.h"
 #include "spdlog/spdlog.h"
@@ -158,6 +159,8 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
   if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
   kafka::ProduceResponse resp;
   const bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
+  // Per partition, in request order: answered as an idempotent retry.
+  std::vector<bool> duplicates;
   for (auto& t : req.topics) {
     auto& rt = resp.topics.emplace_back();
     rt.name = std::string(t.name);
@@ -167,6 +170,7 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
     for (auto& p : t.partitions) {
       auto& rp = rt.partitions.emplace_back();
       rp.index = p.index;
+      duplicates.push_back(false);
       if (!valid_acks) {
         rp.error = kafka::kInvalidRequiredAcks;
         continue;
@@ -213,12 +217,23 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
       auto appended = log.Append(*p.records);
       if (!appended.ok()) {
         rp.error = ErrorFromStatus(appended.status());
-        if (!absl::IsDataLoss(appended.status())) {
+        const auto producer_error = log::GetProducerError(appended.status());
+        if (producer_error == log::ProducerError::kDuplicateSequence) {
+          spdlog::debug("produce to {}: {}", partition->tp().ToString(),
+                        appended.status().message());
+        } else if (producer_error) {
+          spdlog::warn("produce to {}: {}", partition->tp().ToString(),
+                       appended.status().message());
+        } else if (!absl::IsDataLoss(appended.status())) {
           spdlog::error("produce to {}: {}", partition->tp().ToString(),
                         appended.status().message());
         }
         continue;
       }
+      // A retry of batches already in the log: answered with the
+      // original's offsets (and, for acks=all, made durable: the original
+      // may not have been yet).
+      duplicates.back() = appended->duplicate;
       if (req.acks == -1) {
         // acks=all on a single node: appended and flushed.
         absl::Status flushed = log.Flush();
@@ -229,18 +244,21 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
           continue;
         }
       }
-      partition->NotifyAppend();
+      if (!appended->duplicate) partition->NotifyAppend();
       rp.base_offset = appended->first_offset.value();
       rp.log_start_offset = log.log_start_offset().value();
     }
   }
   if (metrics_ != nullptr) {
+    size_t k = 0;
     for (size_t ti = 0; ti < req.topics.size(); ti++) {
-      for (size_t pi = 0; pi < req.topics[ti].partitions.size(); pi++) {
+      for (size_t pi = 0; pi < req.topics[ti].partitions.size(); pi++, k++) {
         const auto& rp = resp.topics[ti].partitions[pi];
         const auto& records = req.topics[ti].partitions[pi].records;
         if (rp.error != kafka::kNone) {
           metrics_->RecordError(kafka::kProduce, rp.error);
+        } else if (duplicates[k]) {
+          metrics_->DuplicateProduce();
         } else if (records) {
           metrics_->RecordProduce(req.topics[ti].name, records->size(),
                                   CountRecords(*records));

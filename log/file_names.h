@@ -14,6 +14,8 @@ namespace fjord::log {
 inline constexpr std::string_view kLogSuffix = ".log";
 inline constexpr std::string_view kIndexSuffix = ".index";
 inline constexpr std::string_view kTimeIndexSuffix = ".timeindex";
+// Producer-state snapshot, named by the log end offset it reflects.
+inline constexpr std::string_view kSnapshotSuffix = ".snapshot";
 inline constexpr std::string_view kLockFileName = ".lock";
 inline constexpr std::string_view kCleanShutdownFileName = ".clean-shutdown";
 inline constexpr std::string_view kRecoveryPointFileName =

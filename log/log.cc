@@ -5,8 +5,10 @@
 #include <limits>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_format.h"
 #include "log/file_names.h"
+#include "log/producer_error.h"
 #include "log/record_batch.h"
 #include "log/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -14,6 +16,10 @@
 namespace fjord::log {
 
 namespace {
+
+// Producer-state snapshots kept after each write: the newest few, so that a
+// corrupt newest one still leaves a recent one to start from.
+constexpr int kSnapshotsKept = 3;
 
 bool HasSuffix(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() &&
@@ -66,7 +72,10 @@ absl::StatusOr<int> Log::CompleteInterruptedFileOps(FileSystem* fs,
     ASSIGN_OR_RETURN(std::vector<std::string> current, fs->ListDir(dir));
     for (const auto& other : current) {
       auto p = ParseSegmentFileName(other);
-      if (!p || HasSuffix(other, kSwapFileSuffix)) continue;
+      if (!p || HasSuffix(other, kSwapFileSuffix) ||
+          p->suffix == kSnapshotSuffix) {
+        continue;
+      }
       if (p->base >= base && (p->base < end || p->base == base)) {
         RETURN_IF_ERROR(fs->Remove(dir + "/" + other));
       }
@@ -91,7 +100,10 @@ absl::StatusOr<int> Log::CompleteInterruptedFileOps(FileSystem* fs,
 }
 
 Log::Log(std::string dir, const LogConfig& config, const LogOptions& options)
-    : dir_(std::move(dir)), options_(options), config_(config) {}
+    : dir_(std::move(dir)),
+      options_(options),
+      config_(config),
+      producers_(options.producer_budget) {}
 
 Log::~Log() = default;
 
@@ -120,6 +132,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
   for (const auto& name : names) {
     auto parsed = ParseSegmentFileName(name);
     if (parsed && parsed->suffix != kLogSuffix &&
+        parsed->suffix != kSnapshotSuffix &&
         std::find(bases.begin(), bases.end(), parsed->base) == bases.end()) {
       RETURN_IF_ERROR(fs->Remove(dir + "/" + name));
     }
@@ -224,6 +237,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
     // recovery point past it so the next crash does not scan it again.
     RETURN_IF_ERROR(log->FlushLocked());
   }
+  RETURN_IF_ERROR(log->RebuildProducerStateLocked(report));
   if (report->recovered) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started)
@@ -253,6 +267,7 @@ absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> records) {
   info.append_time_ms = options_.clock->NowMs();
   Offset next = active().next_offset();
   info.first_offset = next;
+  producers_.BeginCheck();
   RETURN_IF_ERROR(ForEachBatch(
       records, [&](const BatchHeader& h, std::span<const uint8_t> batch) {
         if (static_cast<int64_t>(batch.size()) > config_.max_message_bytes) {
@@ -263,6 +278,7 @@ absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> records) {
         if (h.record_count == 0) {
           return absl::InvalidArgumentError("batch with no records");
         }
+        RETURN_IF_ERROR(producers_.CheckBatch(h, next));
         info.batches++;
         info.max_timestamp = std::max(info.max_timestamp, h.max_timestamp);
         next = next + (static_cast<int64_t>(h.last_offset_delta) + 1);
@@ -270,6 +286,15 @@ absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> records) {
       }));
   info.last_offset = next - 1;
   info.bytes = records.size();
+  ASSIGN_OR_RETURN(std::optional<DuplicateOf> duplicate,
+                   producers_.FinishCheck());
+  if (duplicate) {
+    info.duplicate = true;
+    info.first_offset = duplicate->first_offset;
+    info.last_offset = duplicate->last_offset;
+    info.bytes = 0;
+    return info;
+  }
 
   if (!active().HasRoomFor(records.size(), info.last_offset) ||
       ShouldTimeRoll()) {
@@ -285,6 +310,7 @@ absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> records) {
     pos += h->size_bytes();
   }
   RETURN_IF_ERROR(active().Append(records, info.append_time_ms));
+  producers_.CommitCheck(info.append_time_ms);
 
   if (unflushed_bytes_ == 0) first_unflushed_ms_ = info.append_time_ms;
   unflushed_bytes_ += records.size();
@@ -319,7 +345,15 @@ absl::Status Log::RollLocked() {
   Offset base = seg->base();
   segments_.emplace(base, std::move(seg));
   // The new file's name must be durable before a checkpoint can name it.
-  return options_.fs->SyncDir(dir_);
+  RETURN_IF_ERROR(options_.fs->SyncDir(dir_));
+  // The state as of the new segment's base. Failing to write it costs only
+  // a longer replay after a crash, never correctness.
+  absl::Status snap = WriteSnapshotLocked();
+  if (!snap.ok()) {
+    spdlog::error("{}: writing the producer-state snapshot at {} failed: {}",
+                  dir_, base.value(), snap.message());
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Log::Roll() {
@@ -376,6 +410,18 @@ absl::StatusOr<int> Log::ApplyRetention() {
     RETURN_IF_ERROR(options_.fs->SyncDir(dir_));
     spdlog::info("{}: retention deleted {} segments; log start is now {}",
                  dir_, deleted, segments_.begin()->first.value());
+    // Snapshots below the new log start are of no more use, except the
+    // newest: the producer state lives on in it (it is never below the
+    // log start when each roll wrote one).
+    ASSIGN_OR_RETURN(std::vector<Offset> snaps, ListSnapshotsLocked());
+    const Offset start = segments_.begin()->first;
+    if (!snaps.empty()) {
+      const Offset newest = snaps.back();
+      ASSIGN_OR_RETURN(int removed, RemoveSnapshotsLocked([&](Offset o) {
+                         return o < start && o != newest;
+                       }));
+      (void)removed;
+    }
   }
   return deleted;
 }
@@ -574,6 +620,11 @@ absl::StatusOr<Offset> Log::Truncate(Offset offset) {
   absl::MutexLock lock(&mu_);
   if (closed_) return absl::FailedPreconditionError("log is closed: " + dir_);
   if (offset >= active().next_offset()) return active().next_offset();
+  // Snapshots past the cut describe batches about to go; they must be gone
+  // (durably) before anything is appended in their place.
+  ASSIGN_OR_RETURN(int dropped_snapshots,
+                   RemoveSnapshotsLocked([&](Offset o) { return o > offset; }));
+  (void)dropped_snapshots;
   // Drop whole segments at or after `offset`, newest first, keeping at least
   // the first one.
   bool deleted = false;
@@ -591,7 +642,13 @@ absl::StatusOr<Offset> Log::Truncate(Offset offset) {
     recovery_point_ = RecoveryPoint{seg.base(), seg.base(), 0};
   }
   RETURN_IF_ERROR(FlushLocked());
-  return seg.next_offset();
+  // A batch straddling `offset` went whole: drop what lies past the new end
+  // too, then rebuild the producer state from what remains.
+  const Offset end = seg.next_offset();
+  ASSIGN_OR_RETURN(dropped_snapshots,
+                   RemoveSnapshotsLocked([&](Offset o) { return o > end; }));
+  RETURN_IF_ERROR(RebuildProducerStateLocked(nullptr));
+  return end;
 }
 
 absl::Status Log::SetConfig(const LogConfig& config) {
@@ -611,6 +668,16 @@ absl::Status Log::Close() {
   if (closed_) return absl::OkStatus();
   RETURN_IF_ERROR(FlushLocked());
   RETURN_IF_ERROR(active().Seal());
+  // After the flush: the snapshot never describes data that is not durable.
+  // Without it the next open replays from an older one: slower, not wrong,
+  // so a failure (a full disk) does not fail the shutdown.
+  absl::Status snap = WriteSnapshotLocked();
+  if (!snap.ok()) {
+    spdlog::error(
+        "{}: writing the producer-state snapshot at close failed: "
+        "{}",
+        dir_, snap.message());
+  }
   closed_ = true;
   return absl::OkStatus();
 }
@@ -623,9 +690,150 @@ void Log::Abandon() {
 absl::Status Log::DeleteFiles() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
+  producers_.Clear();
   for (auto& [base, seg] : segments_) RETURN_IF_ERROR(seg->Delete());
   segments_.clear();
   return options_.fs->RemoveAll(dir_);
+}
+
+// ------------------------------------------------------ producer state
+
+absl::StatusOr<std::vector<Offset>> Log::ListSnapshotsLocked() const {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, options_.fs->ListDir(dir_));
+  std::vector<Offset> out;
+  for (const auto& name : names) {
+    auto parsed = ParseSegmentFileName(name);
+    if (parsed && parsed->suffix == kSnapshotSuffix)
+      out.push_back(parsed->base);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<Offset> Log::SnapshotOffsets() const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto snaps = ListSnapshotsLocked();
+  return snaps.ok() ? *std::move(snaps) : std::vector<Offset>{};
+}
+
+absl::StatusOr<int> Log::RemoveSnapshotsLocked(
+    absl::FunctionRef<bool(Offset)> drop) {
+  ASSIGN_OR_RETURN(std::vector<Offset> snaps, ListSnapshotsLocked());
+  int removed = 0;
+  for (Offset o : snaps) {
+    if (!drop(o)) continue;
+    absl::Status s =
+        options_.fs->Remove(SegmentFileName(dir_, o, kSnapshotSuffix));
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    removed++;
+  }
+  if (removed > 0) RETURN_IF_ERROR(options_.fs->SyncDir(dir_));
+  return removed;
+}
+
+absl::Status Log::WriteSnapshotLocked() {
+  const Offset end = active().next_offset();
+  RETURN_IF_ERROR(options_.fs->WriteFileAtomically(
+      SegmentFileName(dir_, end, kSnapshotSuffix),
+      producers_.EncodeSnapshot(end)));
+  ASSIGN_OR_RETURN(std::vector<Offset> snaps, ListSnapshotsLocked());
+  if (snaps.size() > kSnapshotsKept) {
+    const Offset oldest_kept = snaps[snaps.size() - kSnapshotsKept];
+    ASSIGN_OR_RETURN(int removed, RemoveSnapshotsLocked([&](Offset o) {
+                       return o < oldest_kept;
+                     }));
+    (void)removed;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Log::RebuildProducerStateLocked(OpenReport* report) {
+  const Offset log_start = segments_.begin()->first;
+  const Offset log_end = active().next_offset();
+  // Snapshots past the end describe batches that are gone (lost in a crash
+  // or truncated): remove them before anything is appended in their place.
+  ASSIGN_OR_RETURN(
+      int beyond, RemoveSnapshotsLocked([&](Offset o) { return o > log_end; }));
+  if (beyond > 0) {
+    spdlog::warn("{}: removed {} producer-state snapshots past the log end {}",
+                 dir_, beyond, log_end.value());
+  }
+  ASSIGN_OR_RETURN(std::vector<Offset> snaps, ListSnapshotsLocked());
+  std::optional<Offset> loaded;
+  for (auto it = snaps.rbegin(); it != snaps.rend() && !loaded; ++it) {
+    const std::string path = SegmentFileName(dir_, *it, kSnapshotSuffix);
+    absl::StatusOr<Offset> end = absl::DataLossError("unreadable");
+    auto bytes = options_.fs->ReadFile(path);
+    if (bytes.ok()) end = producers_.LoadSnapshot(*bytes);
+    if (bytes.ok() && end.ok() && *end != *it) {
+      end = absl::DataLossError(
+          absl::StrFormat("it says it reflects offset %d, its name %d",
+                          end->value(), it->value()));
+    }
+    if (end.ok()) {
+      loaded = *it;
+      break;
+    }
+    const absl::Status& why = bytes.ok() ? end.status() : bytes.status();
+    spdlog::error(
+        "{}: producer-state snapshot {} is unusable ({}); "
+        "removing it and rebuilding from an older one or the log",
+        dir_, path, why.message());
+    RETURN_IF_ERROR(options_.fs->Remove(path));
+    RETURN_IF_ERROR(options_.fs->SyncDir(dir_));
+    if (report != nullptr) report->corrupt_snapshots++;
+  }
+  if (!loaded) producers_.Clear();
+  Offset from = loaded ? std::max(*loaded, log_start) : log_start;
+  if (loaded && *loaded < log_start) {
+    spdlog::warn(
+        "{}: the newest producer-state snapshot ({}) is below the "
+        "log start {}; producers seen only in between are lost",
+        dir_, loaded->value(), log_start.value());
+  }
+  uint64_t replayed = 0;
+  const int64_t now = options_.clock->NowMs();
+  for (auto it = std::prev(segments_.upper_bound(from)); it != segments_.end();
+       ++it) {
+    const Segment& seg = *it->second;
+    // Per-batch append times are not stored: the segment's last append
+    // time bounds them from above, so nothing expires too early.
+    const int64_t t = seg.last_append_ms() > 0 ? seg.last_append_ms() : now;
+    seg.ForEachBatchHeader(from, [&](const BatchHeader& h) {
+      producers_.Replay(h, t);
+      replayed++;
+    });
+  }
+  if (report != nullptr) {
+    report->producer_snapshot = loaded;
+    report->producer_batches_replayed = replayed;
+  }
+  return absl::OkStatus();
+}
+
+int Log::ExpireProducers(int64_t max_idle_ms) {
+  absl::MutexLock lock(&mu_);
+  return producers_.ExpireIdle(options_.clock->NowMs(), max_idle_ms);
+}
+
+int Log::EvictProducers(int64_t up_to_ms, int64_t limit) {
+  absl::MutexLock lock(&mu_);
+  return producers_.EvictLeastRecentlyUsed(up_to_ms, limit);
+}
+
+void Log::CollectProducerAppendTimes(std::vector<int64_t>* out) const {
+  absl::ReaderMutexLock lock(&mu_);
+  producers_.CollectLastAppendTimes(out);
+}
+
+size_t Log::producer_count() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return producers_.size();
+}
+
+std::optional<ProducerInfo> Log::producer(ProducerId id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return producers_.Get(id);
 }
 
 }  // namespace fjord::log

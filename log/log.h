@@ -5,8 +5,16 @@
 // zero-copy views. Open recovers after an unclean stop by scanning only what
 // was not flushed.
 //
+// Idempotent producers: each append checks the batches' producer ids and
+// sequence numbers against the partition's ProducerStateTable in the same
+// critical section as the write, so a retried batch is appended once only;
+// the table is snapshotted at each roll and at Close, and rebuilt on Open
+// (and after Truncate) from the newest usable snapshot plus the batch
+// headers after it.
+//
 // Thread-safe: appends, flushes and truncation take the log's lock
-// exclusively; reads and lookups take it shared.
+// exclusively (it also guards the producer state); reads and lookups take
+// it shared.
 #ifndef FJORD_LOG_LOG_H_
 #define FJORD_LOG_LOG_H_
 
@@ -16,14 +24,17 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "log/clock.h"
 #include "log/file_system.h"
 #include "log/log_config.h"
+#include "log/producer_state.h"
 #include "log/segment.h"
 #include "log/types.h"
 
@@ -41,17 +52,30 @@ struct RecoveryPoint {
 };
 
 struct LogOptions {
-  FileSystem* fs = PosixFileSystem();  // must outlive the log
-  Clock* clock = SystemClock::Get();   // must outlive the log
+  // Not explicit, so `{}` and `{fs, clock}` read as they did before the
+  // budget was added.
+  LogOptions(
+      FileSystem* fs = PosixFileSystem(), Clock* clock = SystemClock::Get(),
+      std::shared_ptr<ProducerIdBudget> producer_budget = nullptr)
+      : fs(fs), clock(clock), producer_budget(std::move(producer_budget)) {}
+
+  FileSystem* fs;  // must outlive the log
+  Clock* clock;    // must outlive the log
+  // max.producer.ids, shared by every log of a LogManager; null: no cap.
+  std::shared_ptr<ProducerIdBudget> producer_budget;
 };
 
 struct AppendInfo {
+  // Where the records went; for a duplicate, where the originals are.
   Offset first_offset;
   Offset last_offset;
   int64_t max_timestamp = -1;
   int64_t append_time_ms = 0;  // broker time of the append
-  uint64_t bytes = 0;
+  uint64_t bytes = 0;          // 0 for a duplicate
   int batches = 0;
+  // Every batch was an idempotent producer's retry of one of its last five
+  // batches: nothing was appended.
+  bool duplicate = false;
 };
 
 // Whole batches from one segment. `mapping` keeps `bytes` valid for as long
@@ -84,6 +108,12 @@ struct OpenReport {
   uint64_t bytes_truncated = 0;  // torn/corrupt bytes dropped
   int segments_dropped = 0;      // later segments dropped after a gap
   int swaps_completed = 0;       // cleaner swaps finished after a crash
+  // Producer state: the snapshot it started from (nullopt: none usable,
+  // rebuilt from the log start), corrupt snapshots set aside, and batch
+  // headers replayed after the snapshot.
+  std::optional<Offset> producer_snapshot;
+  int corrupt_snapshots = 0;
+  uint64_t producer_batches_replayed = 0;
 };
 
 class Log {
@@ -101,10 +131,17 @@ class Log {
   ~Log();
 
   // Validates `records` (one or more whole RecordBatch v2 with good CRCs,
-  // each within max.message.bytes), assigns them the next offsets by
+  // each within max.message.bytes), checks the batches of idempotent
+  // producers (producer_state.h), assigns them the next offsets by
   // stamping their base offsets in place, and appends them. On failure
   // nothing is appended: the log stays readable and appendable, and a
   // retry after the cause (a full disk, say) is gone succeeds.
+  //
+  // A record set whose producer batches all repeat remembered ones is not
+  // appended: the result has `duplicate` set and the originals' offsets.
+  // Refused producer batches fail with a ProducerErrorStatus
+  // (producer_error.h); a set mixing retries and new batches is
+  // kInvalidArgument.
   absl::StatusOr<AppendInfo> Append(std::span<uint8_t> records);
 
   // Bytes a later truncation removes read as zeros (the file is never cut
@@ -175,6 +212,18 @@ class Log {
   // the files (the log is about to be deleted).
   void Abandon();
 
+  // Idempotent-producer state. Forgets producers whose last append is
+  // `max_idle_ms` or more ago (producer.id.expiration.ms); returns how many.
+  int ExpireProducers(int64_t max_idle_ms);
+  // Forgets, least recently used first, at most `limit` producers whose
+  // last append is at or before `up_to_ms` (max.producer.ids).
+  int EvictProducers(int64_t up_to_ms, int64_t limit);
+  void CollectProducerAppendTimes(std::vector<int64_t>* out) const;
+  size_t producer_count() const;
+  std::optional<ProducerInfo> producer(ProducerId id) const;
+  // Offsets of the .snapshot files on disk, oldest first.
+  std::vector<Offset> SnapshotOffsets() const;
+
  private:
   Log(std::string dir, const LogConfig& config, const LogOptions& options);
   static absl::StatusOr<int> CompleteInterruptedFileOps(FileSystem* fs,
@@ -192,6 +241,20 @@ class Log {
   // removes the files. REQUIRES: not the active segment.
   absl::Status DeleteSegmentLocked(Offset base)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Producer-state snapshots (FORMAT.md). Writes one at the log end and
+  // keeps the kSnapshotsKept newest.
+  absl::Status WriteSnapshotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<Offset>> ListSnapshotsLocked() const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Removes the snapshots for which `drop(offset)` holds, durably; returns
+  // how many went.
+  absl::StatusOr<int> RemoveSnapshotsLocked(
+      absl::FunctionRef<bool(Offset)> drop) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Rebuilds the producer state: removes snapshots past the log end, loads
+  // the newest readable one (setting corrupt ones aside), and replays the
+  // batch headers from it (or from the log start) to the log end.
+  absl::Status RebuildProducerStateLocked(OpenReport* report)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
   const LogOptions options_;
@@ -203,6 +266,7 @@ class Log {
   uint64_t unflushed_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t first_unflushed_ms_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  ProducerStateTable producers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fjord::log

@@ -1,17 +1,34 @@
 #include "log/log_manager.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "log/strings.h"
 #include "log/checkpoint.h"
 #include "log/file_names.h"
 #include "log/status_macros.h"
+#include "log/strings.h"
 #include "spdlog/spdlog.h"
 
 namespace fjord::log {
+
+namespace {
+
+LogManagerOptions WithProducerBudget(LogManagerOptions options) {
+  if (options.log_options.producer_budget == nullptr) {
+    options.log_options.producer_budget =
+        std::make_shared<ProducerIdBudget>(options.max_producer_ids);
+  }
+  return options;
+}
+
+}  // namespace
+
+LogManager::LogManager(const LogManagerOptions& options)
+    : options_(WithProducerBudget(options)) {}
 
 std::string LogManager::PathOf(const TopicPartition& tp) const {
   return absl::StrCat(options_.data_dir, "/", PartitionDirName(tp));
@@ -63,8 +80,8 @@ absl::StatusOr<std::unique_ptr<LogManager>> LogManager::Open(
     RecoveryPoint rp;
     if (auto it = points.find(*tp); it != points.end()) rp = it->second;
     OpenReport r;
-    auto log = Log::Open(path, options.default_config, options.log_options, rp,
-                         report->clean_shutdown, &r);
+    auto log = Log::Open(path, options.default_config, m->options_.log_options,
+                         rp, report->clean_shutdown, &r);
     if (!log.ok()) {
       return absl::Status(log.status().code(),
                           absl::StrCat("opening ", path, ": ",
@@ -212,9 +229,43 @@ absl::StatusOr<int> LogManager::ApplyRetention() {
   return deleted;
 }
 
+int64_t LogManager::ExpireProducers() {
+  std::vector<std::shared_ptr<Log>> logs;
+  {
+    absl::ReaderMutexLock l(&mu_);
+    for (const auto& [tp, log] : logs_) logs.push_back(log);
+  }
+  int64_t forgotten = 0;
+  for (const auto& log : logs) {
+    forgotten += log->ExpireProducers(options_.producer_id_expiration_ms);
+  }
+  const ProducerIdBudget& budget = *options_.log_options.producer_budget;
+  int64_t excess = budget.count() - budget.max_ids();
+  if (excess <= 0) return forgotten;
+  // Broker-wide least recently used: the excess-th oldest last append time
+  // is the threshold; strictly older producers go everywhere, then ties at
+  // the threshold until the count is back at the cap.
+  std::vector<int64_t> times;
+  for (const auto& log : logs) log->CollectProducerAppendTimes(&times);
+  if (times.empty()) return forgotten;
+  excess = std::min<int64_t>(excess, static_cast<int64_t>(times.size()));
+  std::nth_element(times.begin(), times.begin() + (excess - 1), times.end());
+  const int64_t threshold = times[excess - 1];
+  for (const auto& log : logs) {
+    forgotten += log->EvictProducers(threshold - 1, INT64_MAX);
+  }
+  for (const auto& log : logs) {
+    int64_t left = budget.count() - budget.max_ids();
+    if (left <= 0) break;
+    forgotten += log->EvictProducers(threshold, left);
+  }
+  return forgotten;
+}
+
 void LogManager::FlusherLoop() {
   auto last_checkpoint = std::chrono::steady_clock::now();
   auto last_retention = last_checkpoint;
+  auto last_producer_check = last_checkpoint;
   for (;;) {
     if (WaitForStop(options_.flush_check_interval_ms)) return;
     std::vector<std::shared_ptr<Log>> logs;
@@ -232,6 +283,18 @@ void LogManager::FlusherLoop() {
       auto r = ApplyRetention();
       if (!r.ok()) spdlog::error("retention failed: {}", r.status().message());
       last_retention = now;
+    }
+    if (now - last_producer_check >=
+        std::chrono::milliseconds(
+            options_.producer_id_expiration_check_interval_ms)) {
+      int64_t n = ExpireProducers();
+      if (n > 0) {
+        spdlog::info(
+            "{}: forgot {} idle or least recently used producers; "
+            "{} remembered",
+            options_.data_dir, n, producer_count());
+      }
+      last_producer_check = now;
     }
     if (now - last_checkpoint >=
         std::chrono::milliseconds(options_.checkpoint_interval_ms)) {

@@ -3,8 +3,9 @@
 // "<topic>-<partition>" directory, trusting all of it after a clean
 // shutdown and otherwise recovering from the checkpointed recovery points,
 // then removes the clean-shutdown marker. A background flusher applies
-// flush.ms and checkpoints recovery points. Close flushes, seals, writes the
-// checkpoint and the marker.
+// flush.ms, checkpoints recovery points, applies retention and expires idle
+// idempotent producers. Close flushes, seals, writes the producer-state
+// snapshots, the checkpoint and the marker.
 //
 // Thread-safe.
 #ifndef FJORD_LOG_LOG_MANAGER_H_
@@ -42,6 +43,17 @@ struct LogManagerOptions {
   int64_t retention_check_interval_ms = 300'000;
   // log.cleaner.enable: run the cleaner thread (compacted topics).
   bool cleaner_enable = true;
+  // producer.id.expiration.ms: an idempotent producer is forgotten this
+  // long after its last append to a partition (its next batch there is
+  // then accepted as a fresh sequence).
+  int64_t producer_id_expiration_ms = 24LL * 3600 * 1000;
+  // producer.id.expiration.check.interval.ms: how often the flusher thread
+  // expires producers and enforces max.producer.ids.
+  int64_t producer_id_expiration_check_interval_ms = 600'000;
+  // max.producer.ids: producers remembered across all partitions (a
+  // producer counts once per partition it writes to; ~200 bytes each).
+  // Ignored when log_options.producer_budget is already set.
+  int64_t max_producer_ids = 200'000;
   // log.cleaner.backoff.ms: how long an idle cleaner sleeps.
   int64_t cleaner_backoff_ms = 15'000;
   CleanerOptions cleaner;
@@ -83,6 +95,14 @@ class LogManager {
   absl::Status CheckpointRecoveryPoints();
   // Applies retention to every log now; returns segments deleted.
   absl::StatusOr<int> ApplyRetention();
+  // Forgets idle producers (producer.id.expiration.ms) in every log, then,
+  // while more than max.producer.ids are remembered, the least recently
+  // used ones broker-wide. Returns how many were forgotten.
+  int64_t ExpireProducers();
+  // Producers remembered across all logs.
+  int64_t producer_count() const {
+    return options_.log_options.producer_budget->count();
+  }
   // Cleans the compacted log with the highest dirty ratio at or above its
   // min.cleanable.dirty.ratio, if any (what the cleaner thread does each
   // round). nullopt when no log needs cleaning.
@@ -93,7 +113,7 @@ class LogManager {
   const std::string& data_dir() const { return options_.data_dir; }
 
  private:
-  explicit LogManager(const LogManagerOptions& options) : options_(options) {}
+  explicit LogManager(const LogManagerOptions& options);
   void FlusherLoop();
   void CleanerLoop();
   // Waits up to `ms` for Close/destruction; true when stopping.

@@ -549,6 +549,18 @@ std::optional<uint64_t> Segment::PositionOfBatch(Offset offset) const {
   return std::nullopt;
 }
 
+void Segment::ForEachBatchHeader(
+    Offset from, absl::FunctionRef<void(const BatchHeader&)> fn) const {
+  uint64_t pos = offset_index_->Lookup(from).position;
+  while (pos < size_) {
+    auto h = ParseBatchHeader(map_->data() + pos, size_ - pos);
+    // [0, size_) holds whole batches that were checked when loaded.
+    if (!h.ok() || h->size_bytes() > size_ - pos) return;
+    if (h->last() >= from) fn(*h);
+    pos += h->size_bytes();
+  }
+}
+
 absl::Status Segment::TruncateTo(Offset offset) {
   uint64_t cut = offset_index_->Lookup(offset).position;
   while (cut < size_) {

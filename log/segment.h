@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "log/file_system.h"
@@ -148,6 +149,11 @@ class Segment {
   absl::Status Activate();
   // The byte position of the batch whose base is `offset`, if one is.
   std::optional<uint64_t> PositionOfBatch(Offset offset) const;
+  // Calls `fn` with the header of every batch whose last offset is at or
+  // after `from`, in order: headers only, through the mapping (no CRC
+  // check, no record decoding). What rebuilding producer state replays.
+  void ForEachBatchHeader(Offset from,
+                          absl::FunctionRef<void(const BatchHeader&)> fn) const;
   void set_roll_base_ms(int64_t ms) { roll_base_ms_ = ms; }
 
  private:

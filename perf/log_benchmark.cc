@@ -9,9 +9,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
-#include <thread>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -26,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -37,6 +37,7 @@
 #include "log/log.h"
 #include "log/log_config.h"
 #include "log/log_manager.h"
+#include "log/producer_state.h"
 #include "log/record_batch.h"
 #include "log/status_macros.h"
 #include "log/types.h"
@@ -262,6 +263,43 @@ BENCHMARK(BM_Append)
     ->Args({1 * kKiB, 16 * kKiB})
     ->Args({1 * kKiB, 1 * kMiB})
     ->UseRealTime();
+
+// The idempotent-producer check Log::Append does per batch, alone:
+// BeginCheck / CheckBatch / FinishCheck / CommitCheck on a header whose
+// sequence continues its producer's, round-robin over `producers` ids (the
+// hash map's size). Compare with BM_Append's time per batch.
+void BM_ProducerCheck(benchmark::State& state) {
+  const int64_t producers = state.range(0);
+  ProducerStateTable table;
+  std::vector<int32_t> next_seq(static_cast<size_t>(producers), 0);
+  BatchHeader h;
+  h.producer_epoch = 0;
+  h.last_offset_delta = 99;
+  h.record_count = 100;
+  int64_t offset = 0;
+  int64_t i = 0;
+  for (auto _ : state) {
+    const int64_t pid = i++ % producers;
+    h.producer_id = pid;
+    h.base_sequence = next_seq[pid];
+    h.base_offset = offset;
+    table.BeginCheck();
+    absl::Status s = table.CheckBatch(h, Offset(offset));
+    auto dup = table.FinishCheck();
+    if (!s.ok() || !dup.ok() || dup->has_value()) {
+      return Fail(state, "check", s.ok() ? dup.status() : s);
+    }
+    table.CommitCheck(kBaseTimestampMs);
+    next_seq[pid] = IncrementSequence(next_seq[pid], 100);
+    offset += 100;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ProducerCheck)
+    ->ArgName("producers")
+    ->Arg(1)
+    ->Arg(1000)
+    ->Arg(100000);
 
 // ---------------------------------------------------------------------------
 // 3 and 4. Reads and lookups over one shared, pre-filled log

@@ -1,8 +1,22 @@
 #include "broker/kafka/errors.h"
 
+#include "log/producer_error.h"
+
 namespace fjord::broker::kafka {
 
 int16_t ErrorFromStatus(const absl::Status& status) {
+  if (auto producer = log::GetProducerError(status)) {
+    switch (*producer) {
+      case log::ProducerError::kOutOfOrderSequence:
+        return kOutOfOrderSequenceNumber;
+      case log::ProducerError::kDuplicateSequence:
+        return kDuplicateSequenceNumber;
+      case log::ProducerError::kInvalidProducerEpoch:
+        return kInvalidProducerEpoch;
+      case log::ProducerError::kUnknownProducerId:
+        return kUnknownProducerId;
+    }
+  }
   switch (status.code()) {
     case absl::StatusCode::kOk:
       return kNone;

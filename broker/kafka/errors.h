@@ -30,12 +30,19 @@ enum ErrorCode : int16_t {
   kInvalidRequest = 42,
   kUnsupportedForMessageFormat = 43,
   kPolicyViolation = 44,
+  kOutOfOrderSequenceNumber = 45,
+  kDuplicateSequenceNumber = 46,
+  kInvalidProducerEpoch = 47,
   kInvalidConfig = 40,
   kKafkaStorageError = 56,
   kUnknownProducerId = 59,
   kInvalidRecord = 87,
 };
 
+// A status carrying a log::ProducerError maps by that error:
+// kOutOfOrderSequence -> OUT_OF_ORDER_SEQUENCE_NUMBER, kDuplicateSequence ->
+// DUPLICATE_SEQUENCE_NUMBER, kInvalidProducerEpoch -> INVALID_PRODUCER_EPOCH,
+// kUnknownProducerId -> UNKNOWN_PRODUCER_ID. Otherwise by code:
 // OK -> NONE; kDataLoss -> CORRUPT_MESSAGE; kOutOfRange ->
 // OFFSET_OUT_OF_RANGE; kNotFound -> UNKNOWN_TOPIC_OR_PARTITION;
 // kInvalidArgument -> INVALID_RECORD; kAlreadyExists -> TOPIC_ALREADY_EXISTS;

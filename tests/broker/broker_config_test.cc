@@ -26,6 +26,25 @@ TEST_CASE("Config: Kafka property names set broker and topic defaults",
   CHECK(c.manager.cleaner_backoff_ms == 50);
 }
 
+TEST_CASE(
+    "Config: idempotent-producer limits are broker properties with Kafka's "
+    "defaults",
+    "[broker][config]") {
+  BrokerConfig c;
+  CHECK(c.manager.producer_id_expiration_ms == 86'400'000);
+  CHECK(c.manager.producer_id_expiration_check_interval_ms == 600'000);
+  REQUIRE(c.Set("producer.id.expiration.ms", "60000").ok());
+  REQUIRE(c.Set("producer.id.expiration.check.interval.ms", "1000").ok());
+  REQUIRE(c.Set("max.producer.ids", "5000").ok());
+  CHECK(c.manager.producer_id_expiration_ms == 60000);
+  CHECK(c.manager.producer_id_expiration_check_interval_ms == 1000);
+  CHECK(c.manager.max_producer_ids == 5000);
+  CHECK(!c.Set("max.producer.ids", "0").ok());
+  CHECK(!c.Set("producer.id.expiration.ms", "-1").ok());
+  // Not topic configs: no topic default is derived from them.
+  CHECK(TopicConfigForBrokerDefault("producer.id.expiration.ms").empty());
+}
+
 TEST_CASE("Config: unknown properties and bad values are refused by name",
           "[broker][config]") {
   BrokerConfig c;

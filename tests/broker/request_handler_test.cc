@@ -10,6 +10,7 @@
 
 #include "broker/kafka/errors.h"
 #include "log/internal/endian.h"
+#include "log/producer_error.h"
 #include "tests/util/test_util.h"
 
 namespace fjord::broker {
@@ -59,6 +60,14 @@ struct Broker {
     handler.reset();
     topics.reset();
     REQUIRE(logs->Close().ok());
+    logs.reset();
+    Open();
+  }
+  // A restart without any shutdown work (as after kill -9).
+  void Crash() {
+    handler.reset();
+    topics.reset();
+    ids.reset();
     logs.reset();
     Open();
   }
@@ -388,6 +397,150 @@ TEST_CASE("Broker: producer ids never repeat across restarts",
     }
     b.Reopen();
   }
+}
+
+// ------------------------------------------------------------ idempotence
+
+std::string InitProducerId() {
+  std::string s = Header(kafka::kInitProducerId, 1);
+  Writer w(&s);
+  w.NullableString(std::nullopt);
+  w.Int32(60000);
+  return s;
+}
+
+std::pair<int16_t, int64_t> ParseInitProducerId(const std::string& body) {
+  std::string copy = body;
+  Reader r(std::span(reinterpret_cast<uint8_t*>(copy.data()), copy.size()));
+  r.Int32();  // throttle
+  int16_t error = r.Int16();
+  int64_t id = r.Int64();
+  CHECK(r.Int16() == 0);  // epoch
+  REQUIRE(r.ok());
+  REQUIRE(r.remaining() == 0);
+  return {error, id};
+}
+
+TEST_CASE(
+    "Broker: a retried idempotent batch gets its original base offset and is "
+    "stored once",
+    "[broker][handler][idempotence]") {
+  Broker b;
+  auto [error, pid] = ParseInitProducerId(*b.Call(InitProducerId()));
+  REQUIRE(error == 0);
+  const std::string first = testing::MakeProducerBatch(5, pid, 0, 0);
+  const std::string second = testing::MakeProducerBatch(3, pid, 0, 5);
+  CHECK(ParseProduce(*b.Call(Produce("idem", 0, first, -1))).base_offset == 0);
+  CHECK(ParseProduce(*b.Call(Produce("idem", 0, MakeBatch(2)))).base_offset ==
+        5);
+  CHECK(ParseProduce(*b.Call(Produce("idem", 0, second, -1))).base_offset == 7);
+  for (int retry = 0; retry < 3; retry++) {
+    auto r1 = ParseProduce(*b.Call(Produce("idem", 0, first, -1)));
+    CHECK(r1.error == 0);
+    CHECK(r1.base_offset == 0);
+    auto r2 = ParseProduce(*b.Call(Produce("idem", 0, second, 1)));
+    CHECK(r2.error == 0);
+    CHECK(r2.base_offset == 7);
+  }
+  CHECK(ParseFetch(*b.Call(Fetch("idem", 0, 0, 0))).high_watermark == 10);
+  // Across a crash and a clean restart alike.
+  b.Crash();
+  CHECK(ParseProduce(*b.Call(Produce("idem", 0, second, -1))).base_offset == 7);
+  b.Reopen();
+  CHECK(ParseProduce(*b.Call(Produce("idem", 0, first, -1))).base_offset == 0);
+  CHECK(ParseFetch(*b.Call(Fetch("idem", 0, 0, 0))).high_watermark == 10);
+}
+
+TEST_CASE(
+    "Broker: refused idempotent batches get OUT_OF_ORDER_SEQUENCE, "
+    "INVALID_PRODUCER_EPOCH, UNKNOWN_PRODUCER_ID or DUPLICATE_SEQUENCE",
+    "[broker][handler][idempotence]") {
+  Broker b;
+  using testing::MakeProducerBatch;
+  auto produce = [&](const std::string& batch) {
+    return ParseProduce(*b.Call(Produce("seq", 0, batch, -1))).error;
+  };
+  REQUIRE(produce(MakeProducerBatch(2, 7, 1, 0)) == 0);
+  CHECK(produce(MakeProducerBatch(2, 7, 1, 5)) ==
+        kafka::kOutOfOrderSequenceNumber);
+  CHECK(produce(MakeProducerBatch(2, 7, 0, 2)) == kafka::kInvalidProducerEpoch);
+  CHECK(produce(MakeProducerBatch(2, 7, 2, 2)) ==
+        kafka::kOutOfOrderSequenceNumber);
+  CHECK(produce(MakeProducerBatch(2, 8, 0, 4)) == kafka::kUnknownProducerId);
+  for (int i = 1; i < 7; i++) {
+    REQUIRE(produce(MakeProducerBatch(2, 7, 1, 2 * i)) == 0);
+  }
+  // Sequence 0-1 is older than the five batches remembered.
+  CHECK(produce(MakeProducerBatch(2, 7, 1, 0)) ==
+        kafka::kDuplicateSequenceNumber);
+  // A producer batch without a sequence is not a valid record.
+  CHECK(produce(MakeProducerBatch(2, 9, 0, -1)) == kafka::kInvalidRecord);
+  CHECK(ParseFetch(*b.Call(Fetch("seq", 0, 0, 0))).high_watermark == 14);
+}
+
+TEST_CASE(
+    "Broker: a Produce with several batches of one producer is stored once "
+    "and its retry answered with the first batch's offset",
+    "[broker][handler][idempotence]") {
+  Broker b;
+  using testing::MakeProducerBatch;
+  REQUIRE(ParseProduce(*b.Call(Produce("multi", 0, MakeBatch(4)))).error == 0);
+  const std::string set = MakeProducerBatch(3, 11, 0, 0) +
+                          MakeProducerBatch(2, 11, 0, 3) +
+                          MakeProducerBatch(5, 11, 0, 5);
+  for (int attempt = 0; attempt < 3; attempt++) {
+    auto r = ParseProduce(*b.Call(Produce("multi", 0, set, -1)));
+    CHECK(r.error == 0);
+    CHECK(r.base_offset == 4);
+  }
+  CHECK(ParseFetch(*b.Call(Fetch("multi", 0, 0, 0))).high_watermark == 14);
+  // A retried batch sent together with a new one is refused whole.
+  const std::string mixed =
+      MakeProducerBatch(5, 11, 0, 5) + MakeProducerBatch(1, 11, 0, 10);
+  CHECK(ParseProduce(*b.Call(Produce("multi", 0, mixed, -1))).error ==
+        kafka::kInvalidRecord);
+  CHECK(ParseFetch(*b.Call(Fetch("multi", 0, 0, 0))).high_watermark == 14);
+}
+
+TEST_CASE("Kafka errors: each producer error maps to its own Kafka code",
+          "[broker][idempotence]") {
+  using log::ProducerError;
+  using log::ProducerErrorStatus;
+  CHECK(kafka::ErrorFromStatus(ProducerErrorStatus(
+            ProducerError::kOutOfOrderSequence, "x")) == 45);
+  CHECK(kafka::ErrorFromStatus(
+            ProducerErrorStatus(ProducerError::kDuplicateSequence, "x")) == 46);
+  CHECK(kafka::ErrorFromStatus(ProducerErrorStatus(
+            ProducerError::kInvalidProducerEpoch, "x")) == 47);
+  CHECK(kafka::ErrorFromStatus(
+            ProducerErrorStatus(ProducerError::kUnknownProducerId, "x")) == 59);
+  // Same codes without the payload mean something else.
+  CHECK(kafka::ErrorFromStatus(absl::AlreadyExistsError("x")) ==
+        kafka::kTopicAlreadyExists);
+  CHECK(kafka::ErrorFromStatus(absl::FailedPreconditionError("x")) ==
+        kafka::kUnknownServerError);
+}
+
+TEST_CASE(
+    "Broker: InitProducerId never hands out an id twice, across clean "
+    "restarts and crashes",
+    "[broker][handler][idempotence]") {
+  Broker b;
+  std::set<int64_t> seen;
+  for (int round = 0; round < 6; round++) {
+    for (int i = 0; i < 13; i++) {
+      auto [error, id] = ParseInitProducerId(*b.Call(InitProducerId()));
+      REQUIRE(error == 0);
+      CHECK(id >= 0);
+      CHECK(seen.insert(id).second);
+    }
+    if (round % 2 == 0) {
+      b.Crash();
+    } else {
+      b.Reopen();
+    }
+  }
+  CHECK(seen.size() == 78);
 }
 
 }  // namespace

@@ -58,6 +58,28 @@ std::string MakeBatch(int n, std::string_view prefix, size_t value_size,
   return *std::move(batch);
 }
 
+std::string MakeProducerBatch(int n, int64_t pid, int16_t epoch,
+                              int32_t sequence, std::string_view prefix) {
+  log::BatchOptions options;
+  options.producer_id = pid;
+  options.producer_epoch = epoch;
+  options.base_sequence = sequence;
+  log::BatchBuilder builder(options);
+  std::vector<std::string> values;
+  values.reserve(n);
+  for (int i = 0; i < n; i++)
+    values.push_back(absl::StrFormat("%s-%d", prefix, i));
+  for (int i = 0; i < n; i++) {
+    log::RecordInput r;
+    r.value = values[i];
+    r.timestamp = 1000 + i;
+    builder.Add(r);
+  }
+  auto batch = builder.Build();
+  REQUIRE(batch.ok());
+  return *std::move(batch);
+}
+
 std::vector<DecodedRecord> DecodeAll(std::span<const uint8_t> records) {
   std::vector<DecodedRecord> out;
   std::string scratch;

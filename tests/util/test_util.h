@@ -35,6 +35,11 @@ std::string MakeBatch(int n, std::string_view prefix = "v",
                       size_t value_size = 0, int64_t ts0 = 1000,
                       log::Codec codec = log::Codec::kNone);
 
+// A batch of `n` records ("<prefix>-<i>") from idempotent producer `pid`
+// with `epoch`, its first record at sequence `sequence`.
+std::string MakeProducerBatch(int n, int64_t pid, int16_t epoch,
+                              int32_t sequence, std::string_view prefix = "v");
+
 // The values of every record in a record set (concatenated batches), in
 // order, with their offsets. Fails the test on a decoding error.
 struct DecodedRecord {
