@@ -138,6 +138,7 @@ void GroupCoordinator::TimerLoop() {
 }
 
 absl::Status GroupCoordinator::Load(LoadReport* report) {
+  *report = LoadReport{};
   const int64_t start_ms = clock_->NowMs();
   std::string scratch;
   std::vector<log::Record> records;
@@ -160,6 +161,7 @@ absl::Status GroupCoordinator::Load(LoadReport* report) {
           [&](const log::BatchHeader& header,
               std::span<const uint8_t> batch) -> absl::Status {
             if (header.is_control()) return absl::OkStatus();
+            records.clear();
             RETURN_IF_ERROR(log::DecodeRecords(batch, &scratch, &records));
             for (const log::Record& r : records) {
               report->records++;
