@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "broker/coordinator/assignor.h"
+#include "log/status_macros.h"
 #include "log/strings.h"
 
 namespace fjord::broker {
@@ -105,12 +106,13 @@ absl::Status SetCoordinatorProperty(std::string_view key,
                              &c->offsets_topic_segment_bytes);
   }
   if (key == "offsets.commit.required.acks") {
-    absl::Status s =
-        ParseInt<int32_t>(key, value, -1, 1, &c->commit_required_acks);
-    if (s.ok() && c->commit_required_acks == 0) {
+    int32_t acks;
+    RETURN_IF_ERROR(ParseInt<int32_t>(key, value, -1, 1, &acks));
+    if (acks == 0) {
       return Bad(key, value, "expected -1 (appended and flushed) or 1");
     }
-    return s;
+    c->commit_required_acks = acks;
+    return absl::OkStatus();
   }
   if (key == "offset.metadata.max.bytes") {
     return ParseInt<int32_t>(key, value, 0, 32767,

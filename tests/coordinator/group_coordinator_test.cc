@@ -283,7 +283,8 @@ TEST_CASE(
   MustAppend(f.Data(0), MakeBatch(10, "v", 0, 1000));
   MustAppend(f.Data(1), MakeBatch(3));
   HeartbeatResponse a = f.Join("g");
-  REQUIRE(f.Commit("g", a.member_id, a.member_epoch, {At(0, 4), At(1, 1)}).ok());
+  REQUIRE(
+      f.Commit("g", a.member_id, a.member_epoch, {At(0, 4), At(1, 1)}).ok());
   ResetRequest r{"g", {{"orders", {}}}, ResetStrategy::kEarliest};
   absl::Status s = f.coordinator->ResetOffsets(r).status();
   CHECK(absl::IsFailedPrecondition(s));
@@ -355,7 +356,8 @@ TEST_CASE(
     "[coordinator]") {
   Fixture f;
   HeartbeatResponse a = f.Join("g");
-  REQUIRE(f.Commit("g", a.member_id, a.member_epoch, {At(0, 4), At(3, 2)}).ok());
+  REQUIRE(
+      f.Commit("g", a.member_id, a.member_epoch, {At(0, 4), At(3, 2)}).ok());
   absl::Status s = f.coordinator->DeleteGroup("g");
   CHECK(ReasonOf(s) == std::string(kGroupNotEmpty));
   CHECK(ReasonOf(f.coordinator->DeleteGroup("nobody")) ==
@@ -390,7 +392,8 @@ TEST_CASE(
   CHECK(f.report.skipped == 0);
   CHECK(f.Offsets("with-members") ==
         std::map<std::string, int64_t>{{"orders-0", 11}, {"orders-1", 12}});
-  CHECK(f.Offsets("simple") == std::map<std::string, int64_t>{{"orders-2", 14}});
+  CHECK(f.Offsets("simple") ==
+        std::map<std::string, int64_t>{{"orders-2", 14}});
   auto groups = f.coordinator->ListGroups();
   REQUIRE(groups.size() == 2);
   CHECK(groups[0].group_id == "simple");
@@ -489,7 +492,9 @@ TEST_CASE("GroupCoordinator: records that do not decode are skipped at replay",
   b.Add(log::RecordInput{std::string_view("not a key"), "value", {}, 1});
   b.Add(log::RecordInput{std::nullopt, "null key", {}, 1});
   b.Add(log::RecordInput{EncodeOffsetCommitKey("g", {"orders", 1}),
-                         std::string_view("bad value"), {}, 1});
+                         std::string_view("bad value"),
+                         {},
+                         1});
   auto batch = b.Build();
   REQUIRE(batch.ok());
   MustAppend(f.OffsetsLog("g"), *batch);
