@@ -185,9 +185,10 @@ void ToProto(const Partitions& in,
 // assignment it was given.
 class Member {
  public:
-  Member(cv1::Coordinator::Stub* stub, std::string group,
-         std::vector<std::string> topics, std::string instance_id = "")
-      : stub_(stub),
+  // `broker` must outlive the member (it may restart meanwhile).
+  Member(Broker* broker, std::string group, std::vector<std::string> topics,
+         std::string instance_id = "")
+      : broker_(broker),
         group_(std::move(group)),
         topics_(std::move(topics)),
         instance_id_(std::move(instance_id)) {}
@@ -204,7 +205,7 @@ class Member {
     ToProto(owned_, r.mutable_owned_partitions());
     cv1::HeartbeatResponse response;
     grpc::Status s =
-        Call(*stub_, &cv1::Coordinator::Stub::Heartbeat, r, &response);
+        Call(broker_->stub(), &cv1::Coordinator::Stub::Heartbeat, r, &response);
     if (!s.ok()) return s;
     id_ = response.member_id();
     epoch_ = response.member_epoch();
@@ -224,7 +225,7 @@ class Member {
     r.set_temporary(temporary);
     cv1::LeaveGroupResponse ignored;
     grpc::Status s =
-        Call(*stub_, &cv1::Coordinator::Stub::LeaveGroup, r, &ignored);
+        Call(broker_->stub(), &cv1::Coordinator::Stub::LeaveGroup, r, &ignored);
     if (s.ok()) {
       owned_.clear();
       revoking_.clear();
@@ -242,7 +243,8 @@ class Member {
     p->set_partition(partition);
     p->set_offset(offset);
     cv1::CommitOffsetsResponse ignored;
-    return Call(*stub_, &cv1::Coordinator::Stub::CommitOffsets, r, &ignored);
+    return Call(broker_->stub(), &cv1::Coordinator::Stub::CommitOffsets, r,
+                &ignored);
   }
 
   bool reconciling() const { return !revoking_.empty() || !pending_.empty(); }
@@ -253,7 +255,7 @@ class Member {
   const std::vector<Partitions>& history() const { return history_; }
 
  private:
-  cv1::Coordinator::Stub* stub_;
+  Broker* broker_;
   std::string group_;
   std::vector<std::string> topics_;
   std::string instance_id_;
@@ -366,8 +368,8 @@ TEST_CASE(
   testing::TempDir dir;
   Broker b(dir.path());
   b.CreateTopic("events", 12);
-  Member m1(&b.stub(), "g", {"events"}), m2(&b.stub(), "g", {"events"}),
-      m3(&b.stub(), "g", {"events"});
+  Member m1(&b, "g", {"events"}), m2(&b, "g", {"events"}),
+      m3(&b, "g", {"events"});
   Settle({&m1, &m2, &m3});
   // Every partition owned by exactly one member.
   CHECK(Owned({&m1, &m2, &m3}) == 12);
@@ -424,7 +426,7 @@ TEST_CASE(
     const int action = rng() % 8;
     if (members.empty() || (action == 0 && members.size() < 5)) {
       members.push_back(std::make_unique<Member>(
-          &b.stub(), "g", std::vector<std::string>{"events"}));
+          &b, "g", std::vector<std::string>{"events"}));
       REQUIRE(members.back()->Beat().ok());
       joins++;
     } else if (action == 1 && members.size() > 1) {
@@ -455,13 +457,13 @@ TEST_CASE(
   b.CreateTopic("events", 2);
   b.Produce("events", 0, 10);
   b.Produce("events", 1, 4);
-  Member m(&b.stub(), "g", {"events"});
+  Member m(&b, "g", {"events"});
   REQUIRE(m.Beat().ok());
   REQUIRE(m.Commit(0, 6).ok());
 
   // A stale epoch: a member that missed a rebalance.
   Member stale = m;
-  Member other(&b.stub(), "g", {"events"});
+  Member other(&b, "g", {"events"});
   REQUIRE(other.Beat().ok());
   REQUIRE(m.Beat().ok());  // revoking one partition
   REQUIRE(m.Beat().ok());  // revoked: a new epoch
@@ -544,7 +546,7 @@ TEST_CASE(
   testing::TempDir dir;
   Broker b(dir.path());
   b.CreateTopic("events", 4);
-  Member m(&b.stub(), "g", {"events"});
+  Member m(&b, "g", {"events"});
   REQUIRE(m.Beat().ok());
   cv1::HeartbeatRequest r;
   r.set_group_id("g");
@@ -572,7 +574,7 @@ TEST_CASE(
   testing::TempDir dir;
   Broker b(dir.path());
   b.CreateTopic("events", 4);
-  Member m1(&b.stub(), "g", {"events"}), m2(&b.stub(), "g", {"events"});
+  Member m1(&b, "g", {"events"}), m2(&b, "g", {"events"});
   Settle({&m1, &m2});
   const Partitions had1 = m1.owned(), had2 = m2.owned();
   av1::CreatePartitionsRequest grow;
@@ -594,8 +596,7 @@ TEST_CASE(
   testing::TempDir dir;
   Broker b(dir.path());
   b.CreateTopic("events", 6);
-  Member a(&b.stub(), "g", {"events"}, "host-a"),
-      c(&b.stub(), "g", {"events"}, "host-c");
+  Member a(&b, "g", {"events"}, "host-a"), c(&b, "g", {"events"}, "host-c");
   Settle({&a, &c});
   const Partitions a_had = a.owned(), c_had = c.owned();
   const int32_t epoch = Describe(b, "g").group_epoch();
@@ -605,7 +606,7 @@ TEST_CASE(
   b.Advance(700);
   REQUIRE(c.Beat().ok());
   CHECK(c.owned() == c_had);
-  Member restarted(&b.stub(), "g", {"events"}, "host-a");
+  Member restarted(&b, "g", {"events"}, "host-a");
   REQUIRE(restarted.Beat().ok());
   CHECK(restarted.owned() == a_had);
   CHECK(Describe(b, "g").group_epoch() == epoch);
@@ -620,7 +621,7 @@ TEST_CASE(
   testing::TempDir dir;
   Broker b(dir.path());
   b.CreateTopic("events", 3);
-  Member m(&b.stub(), "durable", {"events"});
+  Member m(&b, "durable", {"events"});
   REQUIRE(m.Beat().ok());
   REQUIRE(m.Commit(0, 100).ok());
   REQUIRE(m.Commit(2, 7).ok());
@@ -643,7 +644,7 @@ TEST_CASE("Coordinator metrics: groups, members, heartbeats and rebalances",
   testing::TempDir dir;
   Broker b(dir.path());
   b.CreateTopic("events", 2);
-  Member m1(&b.stub(), "g", {"events"}), m2(&b.stub(), "g", {"events"});
+  Member m1(&b, "g", {"events"}), m2(&b, "g", {"events"});
   Settle({&m1, &m2});
   std::string out;
   AppendCoordinatorMetrics(b.service().coordinator().Stats(), &out);
