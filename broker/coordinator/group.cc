@@ -67,10 +67,16 @@ const std::string* ConsumerGroup::OwnerOf(const TopicPartition& tp) const {
 
 std::vector<std::string> ConsumerGroup::SubscribedTopics() const {
   std::vector<std::string> out;
-  for (const auto& [id, m] : members_) {
-    out.insert(out.end(), m.subscription.begin(), m.subscription.end());
+  for (const auto& [topic, n] : topic_refs_) out.push_back(topic);
+  return out;
+}
+
+void ConsumerGroup::Subscribe(Member* m, std::vector<std::string> topics) {
+  for (const std::string& t : m->subscription) {
+    if (--topic_refs_[t] == 0) topic_refs_.erase(t);
   }
-  return Normalized(std::move(out));
+  m->subscription = std::move(topics);
+  for (const std::string& t : m->subscription) topic_refs_[t]++;
 }
 
 absl::Status ConsumerGroup::UnknownMember(std::string_view member_id) const {
@@ -194,7 +200,7 @@ absl::StatusOr<HeartbeatResponse> ConsumerGroup::Heartbeat(
   // new target assignment.
   std::vector<std::string> subscription = Normalized(r.subscribed_topics);
   if (m->subscription != subscription || m->assignor != r.assignor) {
-    m->subscription = std::move(subscription);
+    Subscribe(m, std::move(subscription));
     m->assignor = r.assignor;
     if (group_epoch_ == epoch_before) group_epoch_++;  // once per heartbeat
   }
@@ -207,6 +213,7 @@ absl::StatusOr<HeartbeatResponse> ConsumerGroup::Heartbeat(
   m->client_host = r.client_host;
   m->left_temporarily = false;
   m->session_deadline_ms = now_ms + m->session_timeout_ms;
+  NoteDeadline(m->session_deadline_ms);
 
   RefreshMetadata(counts);
   if (group_epoch_ > assignment_epoch_) ComputeTarget(config);
@@ -292,6 +299,7 @@ absl::Status ConsumerGroup::Leave(const std::string& member_id, bool temporary,
     // Its partitions stay with its instance id until the session timeout.
     m.left_temporarily = true;
     m.session_deadline_ms = now_ms + m.session_timeout_ms;
+    NoteDeadline(m.session_deadline_ms);
     return absl::OkStatus();
   }
   RemoveMember(member_id);
@@ -311,6 +319,7 @@ void ConsumerGroup::RemoveMember(const std::string& member_id) {
   if (it == members_.end()) return;
   Release(member_id, it->second.assigned);
   Release(member_id, it->second.revoking);
+  Subscribe(&it->second, {});
   if (it->second.instance_id.has_value()) {
     static_members_.erase(*it->second.instance_id);
   }
@@ -321,12 +330,21 @@ void ConsumerGroup::RemoveMember(const std::string& member_id) {
 
 std::vector<Expiry> ConsumerGroup::ExpireMembers(int64_t now_ms) {
   std::vector<Expiry> out;
+  // next_deadline_ms_ is at most the earliest deadline: nothing is due
+  // before it, and scanning is needed only once it has passed.
+  if (now_ms < next_deadline_ms_) return out;
+  next_deadline_ms_ = INT64_MAX;
   for (const auto& [id, m] : members_) {
     if (now_ms >= m.session_deadline_ms) {
       out.push_back(Expiry{id, false});
     } else if (m.state == MemberState::kRevoking &&
                now_ms >= m.revocation_deadline_ms) {
       out.push_back(Expiry{id, true});
+    } else {
+      NoteDeadline(m.session_deadline_ms);
+      if (m.state == MemberState::kRevoking) {
+        NoteDeadline(m.revocation_deadline_ms);
+      }
     }
   }
   for (const Expiry& e : out) RemoveMember(e.member_id);
@@ -442,6 +460,7 @@ void ConsumerGroup::Reconcile(Member* m, const PartitionSet& owned,
       m->revoking = std::move(lose);
       if (m->state != MemberState::kRevoking) {
         m->revocation_deadline_ms = now_ms + m->rebalance_timeout_ms;
+        NoteDeadline(m->revocation_deadline_ms);
       }
       m->state = MemberState::kRevoking;
       return;

@@ -15,6 +15,7 @@
 #ifndef FJORD_BROKER_COORDINATOR_GROUP_H_
 #define FJORD_BROKER_COORDINATOR_GROUP_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -188,6 +189,11 @@ class ConsumerGroup {
                      int64_t now_ms);
   absl::Status UnknownMember(std::string_view member_id) const;
   void RemoveMember(const std::string& member_id);
+  // Sets the member's subscription, keeping topic_refs_ in step.
+  void Subscribe(Member* m, std::vector<std::string> topics);
+  void NoteDeadline(int64_t ms) {
+    next_deadline_ms_ = std::min(next_deadline_ms_, ms);
+  }
   void Release(const std::string& member_id, const PartitionSet& partitions);
   void RefreshMetadata(const PartitionCounts& counts);
   void ComputeTarget(const GroupConfig& config);
@@ -205,6 +211,10 @@ class ConsumerGroup {
   std::deque<std::string> replaced_;
   std::map<std::string, PartitionSet> target_;
   std::map<TopicPartition, std::string> owners_;
+  // Subscribed topic -> how many members subscribe to it.
+  std::map<std::string, int> topic_refs_;
+  // At most the earliest session or revocation deadline of any member.
+  int64_t next_deadline_ms_ = INT64_MAX;
   // Partition counts of the subscribed topics the target was computed with.
   std::map<std::string, int32_t> topic_partitions_;
   std::map<TopicPartition, OffsetAndMetadata> offsets_;
