@@ -289,6 +289,50 @@ void BM_LeaveToReassigned(benchmark::State& state) {
 }
 BENCHMARK(BM_LeaveToReassigned)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
+// The same without gRPC: from GroupCoordinator::LeaveGroup until the two
+// survivors' next heartbeats own all 12 partitions; the coordinator's own
+// part of the reassignment.
+void BM_LeaveToReassignedInProcess(benchmark::State& state) {
+  BenchBroker broker(12);
+  co::GroupCoordinator& c = broker.coordinator();
+  std::vector<co::HeartbeatRequest> m(3);
+  auto beat = [&](co::HeartbeatRequest& r) {
+    r.group_id = "g";
+    r.subscribed_topics = {"events"};
+    auto out = c.Heartbeat(r);
+    if (!out.ok()) std::abort();
+    r.member_id = out->member_id;
+    r.member_epoch = out->member_epoch;
+    r.owned = out->assignment->assigned;  // revoking dropped at once
+    return out->assignment->revoking.empty() &&
+           out->assignment->pending.empty();
+  };
+  auto settle = [&](size_t n) {
+    for (int round = 0; round < 50; round++) {
+      bool done = true;
+      for (size_t i = 0; i < n; i++) done &= beat(m[i]);
+      if (done) return;
+    }
+    std::abort();
+  };
+  settle(3);
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    if (!c.LeaveGroup("g", m[2].member_id, false).ok()) std::abort();
+    do {
+      beat(m[0]);
+      beat(m[1]);
+    } while (m[0].owned.size() + m[1].owned.size() < 12);
+    const auto end = std::chrono::steady_clock::now();
+    state.SetIterationTime(std::chrono::duration<double>(end - start).count());
+    m[2] = co::HeartbeatRequest();
+    settle(3);  // the leaver rejoins; untimed (manual time)
+  }
+}
+BENCHMARK(BM_LeaveToReassignedInProcess)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace fjord::broker
 
