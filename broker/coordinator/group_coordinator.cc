@@ -351,7 +351,7 @@ absl::Status GroupCoordinator::ValidateOffset(const OffsetCommit& c) const {
   return absl::OkStatus();
 }
 
-absl::Status GroupCoordinator::Append(
+GroupCoordinator::AppendResult GroupCoordinator::Append(
     int32_t p,
     const std::vector<std::pair<std::string, std::optional<std::string>>>&
         records) {
@@ -364,16 +364,17 @@ absl::Status GroupCoordinator::Append(
     in.timestamp = now;
     builder.Add(in);
   }
-  ASSIGN_OR_RETURN(std::string batch, builder.Build());
+  absl::StatusOr<std::string> built = builder.Build();
+  if (!built.ok()) return AppendResult{false, built.status()};
+  std::string& batch = *built;
   log::Log& log = *logs_[p];
-  ASSIGN_OR_RETURN(
-      log::AppendInfo info,
-      log.Append(
-          std::span(reinterpret_cast<uint8_t*>(batch.data()), batch.size())));
-  (void)info;
-  if (options_.commit_required_acks == -1) RETURN_IF_ERROR(log.Flush());
+  absl::StatusOr<log::AppendInfo> appended = log.Append(
+      std::span(reinterpret_cast<uint8_t*>(batch.data()), batch.size()));
+  if (!appended.ok()) return AppendResult{false, appended.status()};
   topics_->Appended(kOffsetsTopic, p);
-  return absl::OkStatus();
+  absl::Status flushed =
+      options_.commit_required_acks == -1 ? log.Flush() : absl::OkStatus();
+  return AppendResult{true, flushed};
 }
 
 absl::Status GroupCoordinator::CommitOffsets(const CommitRequest& request) {
@@ -413,15 +414,17 @@ absl::Status GroupCoordinator::CommitOffsets(const CommitRequest& request) {
                          EncodeOffsetCommitValue(v));
     values.emplace_back(c.tp, std::move(v));
   }
-  RETURN_IF_ERROR(Append(p, records));
+  AppendResult result = Append(p, records);
+  if (!result.appended) return result.status;
   // The records are in the log: the state follows them, whatever happened
-  // to the member meanwhile (a replay would apply them too).
+  // to the member meanwhile, and even if the flush failed (a replay would
+  // apply them too, if they survived).
   absl::MutexLock l(&mu_);
   ConsumerGroup* g = FindOrCreate(request.group_id);
   if (write_group) g->SetPersisted(now);
   for (auto& [tp, v] : values) g->SetOffset(tp, std::move(v));
-  commits_.fetch_add(1, std::memory_order_relaxed);
-  return absl::OkStatus();
+  if (result.status.ok()) commits_.fetch_add(1, std::memory_order_relaxed);
+  return result.status;
 }
 
 absl::StatusOr<std::vector<TopicPartition>> GroupCoordinator::Resolve(
@@ -613,12 +616,14 @@ absl::StatusOr<std::vector<OffsetChange>> GroupCoordinator::ResetOffsets(
         EncodeOffsetCommitKey(request.group_id, c.tp),
         EncodeOffsetCommitValue(OffsetAndMetadata{c.new_offset, -1, "", now}));
   }
-  RETURN_IF_ERROR(Append(p, records));
+  AppendResult result = Append(p, records);
+  if (!result.appended) return result.status;
   g = FindOrCreate(request.group_id);
   if (write_group) g->SetPersisted(now);
   for (const OffsetChange& c : changes) {
     g->SetOffset(c.tp, OffsetAndMetadata{c.new_offset, -1, "", now});
   }
+  RETURN_IF_ERROR(result.status);
   spdlog::info("group {}: reset {} offsets", request.group_id, changes.size());
   return changes;
 }
@@ -646,9 +651,11 @@ absl::Status GroupCoordinator::DeleteGroup(std::string_view group_id) {
     records.emplace_back(EncodeOffsetCommitKey(group_id, tp), std::nullopt);
   }
   records.emplace_back(EncodeGroupMetadataKey(group_id), std::nullopt);
-  RETURN_IF_ERROR(Append(p, records));
+  AppendResult result = Append(p, records);
+  if (!result.appended) return result.status;
   const std::string id = g->id();
   groups_.erase(id);
+  RETURN_IF_ERROR(result.status);
   spdlog::info("deleted group {}", group_id);
   return absl::OkStatus();
 }

@@ -227,10 +227,16 @@ class GroupCoordinator {
   // The partitions `filters` name, each checked to exist.
   absl::StatusOr<std::vector<TopicPartition>> Resolve(
       const std::vector<PartitionFilter>& filters) const;
+  struct AppendResult {
+    bool appended = false;  // the records are in the log
+    absl::Status status;    // of the append, or else of the flush
+  };
   // Appends one batch of (key, value or tombstone) records to partition
-  // `p` of __consumer_offsets and flushes it per commit_required_acks.
+  // `p` of __consumer_offsets and flushes it per commit_required_acks. A
+  // failed append appends nothing; a failed flush leaves the records
+  // appended (the caller applies them and reports the error).
   // REQUIRES: append_mu_[p] held.
-  absl::Status Append(
+  AppendResult Append(
       int32_t p,
       const std::vector<std::pair<std::string, std::optional<std::string>>>&
           records);

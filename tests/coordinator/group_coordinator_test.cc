@@ -427,6 +427,34 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "GroupCoordinator: a commit that cannot be written fails and changes "
+    "nothing; one that cannot be fsynced fails but stays in the log",
+    "[coordinator]") {
+  Fixture f;
+  REQUIRE(f.Commit("g", "", -1, {At(0, 1)}).ok());
+  const Offset end = f.OffsetsLog("g").log_end_offset();
+  f.fs.SetDiskFull(true);
+  absl::Status s = f.Commit("g", "", -1, {At(0, 2)});
+  CHECK(absl::IsResourceExhausted(s));
+  CHECK(f.OffsetsLog("g").log_end_offset() == end);
+  CHECK(f.Offsets("g")["orders-0"] == 1);
+  f.fs.SetDiskFull(false);
+  REQUIRE(f.Commit("g", "", -1, {At(0, 3)}).ok());
+  CHECK(f.Offsets("g")["orders-0"] == 3);
+
+  // The append succeeds but the fsync does not: the caller hears of it, and
+  // the offset is what the log now holds.
+  f.fs.SetSyncFails(true);
+  s = f.Commit("g", "", -1, {At(0, 4)});
+  CHECK_FALSE(s.ok());
+  CHECK(f.Offsets("g")["orders-0"] == 4);
+  f.fs.SetSyncFails(false);
+  REQUIRE(f.Commit("g", "", -1, {At(0, 5)}).ok());
+  f.Crash();
+  CHECK(f.Offsets("g")["orders-0"] == 5);
+}
+
+TEST_CASE(
     "GroupCoordinator: with offsets.commit.required.acks=1 a commit does not "
     "wait for an fsync",
     "[coordinator]") {
