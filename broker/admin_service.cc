@@ -3,17 +3,15 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
-#include <chrono>
 #include <map>
 #include <set>
 #include <string>
 #include <string_view>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
+#include "broker/grpc_status.h"
 #include "grpcpp/grpcpp.h"
 #include "log/status_macros.h"
 #include "proto/admin.grpc.pb.h"
@@ -21,36 +19,6 @@
 namespace fjord::broker {
 
 namespace v1 = ::fjord::admin::v1;
-
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  grpc::StatusCode code;
-  switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return grpc::Status::OK;
-    case absl::StatusCode::kNotFound:
-      code = grpc::StatusCode::NOT_FOUND;
-      break;
-    case absl::StatusCode::kAlreadyExists:
-      code = grpc::StatusCode::ALREADY_EXISTS;
-      break;
-    case absl::StatusCode::kInvalidArgument:
-      code = grpc::StatusCode::INVALID_ARGUMENT;
-      break;
-    case absl::StatusCode::kOutOfRange:
-      code = grpc::StatusCode::OUT_OF_RANGE;
-      break;
-    case absl::StatusCode::kFailedPrecondition:
-      code = grpc::StatusCode::FAILED_PRECONDITION;
-      break;
-    case absl::StatusCode::kUnavailable:
-      code = grpc::StatusCode::UNAVAILABLE;
-      break;
-    default:
-      code = grpc::StatusCode::INTERNAL;
-      break;
-  }
-  return grpc::Status(code, std::string(status.message()));
-}
 
 namespace {
 
@@ -161,53 +129,9 @@ absl::Status Describe(const TopicInfo& topic, const TopicManager* topics,
 
 class AdminService::Impl final : public v1::Admin::Service {
  public:
-  Impl(const BrokerConfig* config, TopicManager* topics)
-      : config_(config), topics_(topics) {}
-
-  absl::Status Start() {
-    absl::MutexLock l(&mu_);
-    const std::string address = config_->grpc_address.ToString();
-    if (started_) {
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "gRPC admin server on %s was already started", address));
-    }
-    grpc::ServerBuilder builder;
-    // gRPC sets SO_REUSEPORT by default, which would let a second broker
-    // bind a port that is already taken and silently share it.
-    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    int selected_port = 0;
-    builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
-                             &selected_port);
-    builder.RegisterService(this);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-    if (server == nullptr || selected_port == 0) {
-      if (server != nullptr) server->Shutdown();
-      return absl::UnavailableError(absl::StrFormat(
-          "cannot serve gRPC admin on %s: the address is in use or not local "
-          "(grpc.address / --grpc-addr)",
-          address));
-    }
-    started_ = true;
-    server_ = std::move(server);
-    port_ = static_cast<uint16_t>(selected_port);
-    return absl::OkStatus();
-  }
-
-  uint16_t port() const {
-    absl::MutexLock l(&mu_);
-    return port_;
-  }
-
-  void Stop() {
-    std::unique_ptr<grpc::Server> server;
-    {
-      absl::MutexLock l(&mu_);
-      server = std::move(server_);
-    }
-    if (server == nullptr) return;
-    server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
-    server->Wait();
-  }
+  Impl(const BrokerConfig* config, TopicManager* topics,
+       const GrpcServer* server)
+      : config_(config), topics_(topics), server_(server) {}
 
   grpc::Status CreateTopic(grpc::ServerContext*,
                            const v1::CreateTopicRequest* request,
@@ -240,6 +164,17 @@ class AdminService::Impl final : public v1::Admin::Service {
                                  v1::TopicDescription* response) override {
     return ToGrpcStatus(DoAlterTopicConfigs(*request, response));
   }
+  grpc::Status CreatePartitions(grpc::ServerContext*,
+                                const v1::CreatePartitionsRequest* request,
+                                v1::TopicDescription* response) override {
+    absl::Status s = RequireName(request->name());
+    if (s.ok()) {
+      absl::StatusOr<TopicInfo> topic =
+          topics_->CreatePartitions(request->name(), request->partitions());
+      s = topic.ok() ? Describe(*topic, topics_, response) : topic.status();
+    }
+    return ToGrpcStatus(s);
+  }
   grpc::Status DescribeCluster(grpc::ServerContext*,
                                const v1::DescribeClusterRequest*,
                                v1::DescribeClusterResponse* response) override {
@@ -251,13 +186,11 @@ class AdminService::Impl final : public v1::Admin::Service {
     b->mutable_kafka()->set_host(kafka.host);
     b->mutable_kafka()->set_port(kafka.port);
     b->mutable_grpc()->set_host(config_->grpc_address.host);
-    b->mutable_grpc()->set_port(port());
+    b->mutable_grpc()->set_port(server_->port());
     return grpc::Status::OK;
   }
 
  private:
-  static constexpr std::chrono::seconds kShutdownGrace{5};
-
   absl::Status DoCreateTopic(const v1::CreateTopicRequest& request,
                              v1::TopicDescription* response) {
     RETURN_IF_ERROR(RequireName(request.name()));
@@ -322,21 +255,15 @@ class AdminService::Impl final : public v1::Admin::Service {
 
   const BrokerConfig* const config_;
   TopicManager* const topics_;
-  mutable absl::Mutex mu_;
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  std::unique_ptr<grpc::Server> server_ ABSL_GUARDED_BY(mu_);
-  uint16_t port_ ABSL_GUARDED_BY(mu_) = 0;
+  const GrpcServer* const server_;
 };
 
-AdminService::AdminService(const BrokerConfig* config, TopicManager* topics)
-    : impl_(std::make_unique<Impl>(config, topics)) {}
+AdminService::AdminService(const BrokerConfig* config, TopicManager* topics,
+                           const GrpcServer* server)
+    : impl_(std::make_unique<Impl>(config, topics, server)) {}
 
-AdminService::~AdminService() { Stop(); }
+AdminService::~AdminService() = default;
 
-absl::Status AdminService::Start() { return impl_->Start(); }
-
-uint16_t AdminService::port() const { return impl_->port(); }
-
-void AdminService::Stop() { impl_->Stop(); }
+grpc::Service* AdminService::service() { return impl_.get(); }
 
 }  // namespace fjord::broker

@@ -8,7 +8,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "broker/coordinator/assignor.h"
+#include "log/status_macros.h"
 #include "log/strings.h"
 
 namespace fjord::broker {
@@ -88,6 +91,64 @@ absl::Status ParseBool(std::string_view key, std::string_view value,
     return Bad(key, value, "expected true or false");
   }
   return absl::OkStatus();
+}
+
+// The consumer group settings; kNotFound if `key` is not one.
+absl::Status SetCoordinatorProperty(std::string_view key,
+                                    std::string_view value,
+                                    coordinator::CoordinatorOptions* c) {
+  constexpr int32_t kMaxInt = INT32_MAX;
+  if (key == "offsets.topic.num.partitions") {
+    return ParseInt<int32_t>(key, value, 1, 1000, &c->offsets_topic_partitions);
+  }
+  if (key == "offsets.topic.segment.bytes") {
+    return ParseInt<int64_t>(key, value, 1024, kMaxInt,
+                             &c->offsets_topic_segment_bytes);
+  }
+  if (key == "offsets.commit.required.acks") {
+    int32_t acks;
+    RETURN_IF_ERROR(ParseInt<int32_t>(key, value, -1, 1, &acks));
+    if (acks == 0) {
+      return Bad(key, value, "expected -1 (appended and flushed) or 1");
+    }
+    c->commit_required_acks = acks;
+    return absl::OkStatus();
+  }
+  if (key == "offset.metadata.max.bytes") {
+    return ParseInt<int32_t>(key, value, 0, 32767,
+                             &c->offset_metadata_max_bytes);
+  }
+  if (key == "group.min.session.timeout.ms") {
+    return ParseInt<int32_t>(key, value, 1, kMaxInt,
+                             &c->min_session_timeout_ms);
+  }
+  if (key == "group.max.session.timeout.ms") {
+    return ParseInt<int32_t>(key, value, 1, kMaxInt,
+                             &c->max_session_timeout_ms);
+  }
+  if (key == "group.consumer.session.timeout.ms") {
+    return ParseInt<int32_t>(key, value, 1, kMaxInt,
+                             &c->default_session_timeout_ms);
+  }
+  if (key == "group.consumer.heartbeat.interval.ms") {
+    return ParseInt<int32_t>(key, value, 1, kMaxInt, &c->heartbeat_interval_ms);
+  }
+  if (key == "group.coordinator.timer.interval.ms") {
+    return ParseInt<int64_t>(key, value, 1, 3'600'000, &c->timer_interval_ms);
+  }
+  if (key == "group.consumer.assignors") {
+    std::vector<std::string> names;
+    for (absl::string_view n : absl::StrSplit(ToAbsl(value), ',')) {
+      n = absl::StripAsciiWhitespace(n);
+      if (coordinator::MakeAssignor(ToStd(n)) == nullptr) {
+        return Bad(key, value, "expected a list of uniform, range");
+      }
+      names.emplace_back(n);
+    }
+    c->assignors = std::move(names);
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(ToAbsl(key));
 }
 
 }  // namespace
@@ -195,6 +256,10 @@ absl::Status BrokerConfig::Set(std::string_view key, std::string_view value) {
     }
     manager.cleaner.io_max_bytes_per_second = d;
     return absl::OkStatus();
+  }
+  if (absl::Status s = SetCoordinatorProperty(key, value, &coordinator);
+      !absl::IsNotFound(s)) {
+    return s;
   }
   return absl::InvalidArgumentError(
       absl::StrFormat("unknown property '%s'", key));

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "broker/coordinator/group_coordinator.h"
 #include "log/log_config.h"
 #include "log/log_manager.h"
 
@@ -43,6 +44,10 @@ struct BrokerConfig {
   log::LogConfig log_defaults;
   // Background work (log.retention.check.interval.ms, log.cleaner.*).
   log::LogManagerOptions manager;
+  // Consumer groups (offsets.topic.*, offsets.commit.required.acks,
+  // offset.metadata.max.bytes, group.*); checked as a whole by
+  // coordinator.Validate().
+  coordinator::CoordinatorOptions coordinator;
 
   BrokerConfig();
   // Sets one property. kInvalidArgument naming the key for an unknown key

@@ -1,6 +1,6 @@
 // build/bin/fjord-broker: a single fjord broker. With no arguments it serves
-// the Kafka protocol on 127.0.0.1:9092 and the gRPC admin service on
-// 127.0.0.1:9093 from ./fjord-data.
+// the Kafka protocol on 127.0.0.1:9092 and the gRPC admin and coordinator
+// services on 127.0.0.1:9093 from ./fjord-data.
 #include <csignal>
 #include <thread>
 
@@ -9,6 +9,8 @@
 #include "asio.hpp"
 #include "broker/admin_service.h"
 #include "broker/broker_config.h"
+#include "broker/coordinator_service.h"
+#include "broker/grpc_server.h"
 #include "broker/kafka_server.h"
 #include "broker/metrics.h"
 #include "broker/metrics_http.h"
@@ -44,9 +46,10 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-addr", metrics_addr,
                  "HTTP listener for /metrics, host:port (default "
                  "127.0.0.1:9094; property metrics.address)");
-  app.add_option("--grpc-addr", grpc_addr,
-                 "gRPC admin listener host:port (default 127.0.0.1:9093; "
-                 "property grpc.address)");
+  app.add_option(
+      "--grpc-addr", grpc_addr,
+      "gRPC (admin, coordinator) listener host:port (default 127.0.0.1:9093; "
+      "property grpc.address)");
   app.add_option("--set", sets,
                  "Set any property: --set key=value (repeatable)");
   CLI11_PARSE(app, argc, argv);
@@ -86,6 +89,9 @@ int main(int argc, char** argv) {
   if (absl::Status s = config.log_defaults.Validate(); !s.ok()) {
     return Fail(s.message());
   }
+  if (absl::Status s = config.coordinator.Validate(); !s.ok()) {
+    return Fail(s.message());
+  }
 
   fjord::log::LogManagerOptions manager_options = config.manager;
   manager_options.data_dir = config.data_dir;
@@ -99,6 +105,18 @@ int main(int argc, char** argv) {
   fjord::broker::ProducerIdAllocator producer_ids(
       fjord::log::PosixFileSystem(), config.data_dir + "/producer-ids",
       config.producer_id_block_size);
+  // Replays __consumer_offsets (created if missing) before anything serves.
+  fjord::broker::GrpcServer grpc(config.grpc_address);
+  fjord::coordinator::LoadReport groups_report;
+  auto coordinator = fjord::broker::CoordinatorService::Open(
+      &config, topics->get(), &grpc, fjord::log::SystemClock::Get(),
+      &groups_report);
+  if (!coordinator.ok()) return Fail(coordinator.status().message());
+  spdlog::info(
+      "consumer groups: {} groups, {} committed offsets from {} "
+      "records in {} ms",
+      groups_report.groups, groups_report.offsets, groups_report.records,
+      groups_report.elapsed_ms);
   fjord::broker::Metrics metrics;
   fjord::broker::RequestHandler handler(&config, topics->get(), &producer_ids,
                                         &metrics);
@@ -114,25 +132,30 @@ int main(int argc, char** argv) {
       config.node_id, config.kafka_address.ToString(),
       config.advertised().ToString(), config.data_dir,
       (*topics)->List().size());
-  // Started after the Kafka port is final: the service reports it.
-  fjord::broker::AdminService admin(&config, topics->get());
-  if (absl::Status s = admin.Start(); !s.ok()) {
+  // Started after the Kafka port is final: the admin service reports it.
+  fjord::broker::AdminService admin(&config, topics->get(), &grpc);
+  grpc.AddService(admin.service());
+  grpc.AddService((*coordinator)->service());
+  if (absl::Status s = grpc.Start(); !s.ok()) {
     server.Stop();
     return Fail(s.message());
   }
-  spdlog::info("fjord-broker {} serving gRPC admin on {}:{}", config.node_id,
-               config.grpc_address.host, admin.port());
+  spdlog::info("fjord-broker {} serving gRPC admin and coordinator on {}:{}",
+               config.node_id, config.grpc_address.host, grpc.port());
   fjord::broker::TopicManager* topic_manager = topics->get();
-  fjord::broker::MetricsHttpServer metrics_http([&metrics, topic_manager] {
-    return metrics.Render([topic_manager](std::string* out) {
-      fjord::broker::AppendPartitionGauges(*topic_manager, out);
-    });
-  });
+  fjord::coordinator::GroupCoordinator* groups = &(*coordinator)->coordinator();
+  fjord::broker::MetricsHttpServer metrics_http(
+      [&metrics, topic_manager, groups] {
+        return metrics.Render([topic_manager, groups](std::string* out) {
+          fjord::broker::AppendPartitionGauges(*topic_manager, out);
+          fjord::broker::AppendCoordinatorMetrics(groups->Stats(), out);
+        });
+      });
   if (absl::Status s = metrics_http.Start(config.metrics_address.host,
                                           config.metrics_address.port);
       !s.ok()) {
     server.Stop();
-    admin.Stop();
+    grpc.Stop();
     return Fail(s.message());
   }
   spdlog::info("fjord-broker {} serving /metrics on http://{}:{}/metrics",
@@ -146,7 +169,7 @@ int main(int argc, char** argv) {
                  signo);
     handler.Shutdown();
     server.Stop();
-    admin.Stop();  // before the logs close below
+    grpc.Stop();  // before the logs close below
     metrics_http.Stop();
   });
   std::signal(SIGPIPE, SIG_IGN);

@@ -163,6 +163,35 @@ std::string Metrics::Render(
   return out;
 }
 
+void AppendCoordinatorMetrics(const coordinator::CoordinatorStats& stats,
+                              std::string* out) {
+  absl::StrAppendFormat(
+      out,
+      "# HELP fjord_coordinator_groups Consumer groups the coordinator "
+      "holds.\n"
+      "# TYPE fjord_coordinator_groups gauge\nfjord_coordinator_groups %d\n"
+      "# HELP fjord_coordinator_members Members of those groups.\n"
+      "# TYPE fjord_coordinator_members gauge\n"
+      "fjord_coordinator_members %d\n"
+      "# HELP fjord_coordinator_heartbeats_total Heartbeat and leave calls.\n"
+      "# TYPE fjord_coordinator_heartbeats_total counter\n"
+      "fjord_coordinator_heartbeats_total %d\n"
+      "# HELP fjord_coordinator_rebalances_total Target assignments "
+      "computed.\n"
+      "# TYPE fjord_coordinator_rebalances_total counter\n"
+      "fjord_coordinator_rebalances_total %d\n"
+      "# HELP fjord_coordinator_offset_commits_total Offset commits "
+      "acknowledged.\n"
+      "# TYPE fjord_coordinator_offset_commits_total counter\n"
+      "fjord_coordinator_offset_commits_total %d\n"
+      "# HELP fjord_coordinator_members_expired_total Members removed by a "
+      "session or rebalance timeout.\n"
+      "# TYPE fjord_coordinator_members_expired_total counter\n"
+      "fjord_coordinator_members_expired_total %d\n",
+      stats.groups, stats.members, stats.heartbeats, stats.rebalances,
+      stats.commits, stats.members_expired);
+}
+
 void AppendPartitionGauges(const TopicManager& topics, std::string* out) {
   std::string sizes, starts, ends, segments;
   int partitions = 0;

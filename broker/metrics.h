@@ -16,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "broker/coordinator/group_coordinator.h"
 
 namespace fjord::broker {
 
@@ -83,6 +84,12 @@ class Metrics {
 
 // Escapes a Prometheus label value.
 std::string PromLabel(std::string_view v);
+
+// Appends the consumer group coordinator's series: groups and members
+// (gauges), heartbeats, rebalances (target assignments computed), offset
+// commits and members expired by a session or rebalance timeout (counters).
+void AppendCoordinatorMetrics(const coordinator::CoordinatorStats& stats,
+                              std::string* out);
 
 class TopicManager;
 // Appends the scrape-time gauges of every partition `topics` serves: the

@@ -18,6 +18,10 @@ namespace {
 constexpr std::string_view kHeader = "fjord topics 1";
 }
 
+bool IsInternalTopic(std::string_view name) {
+  return name == "__consumer_offsets";
+}
+
 std::string EncodeTopics(const std::vector<TopicInfo>& topics) {
   std::string out = absl::StrFormat("%s\n", kHeader);
   for (const auto& t : topics) {
@@ -171,6 +175,10 @@ absl::StatusOr<TopicInfo> TopicManager::Create(
 }
 
 absl::Status TopicManager::Delete(std::string_view name) {
+  if (IsInternalTopic(name)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s is an internal topic of the broker and cannot be deleted", name));
+  }
   std::vector<std::shared_ptr<Partition>> removed;
   {
     absl::MutexLock l(&mu_);
@@ -194,6 +202,35 @@ absl::Status TopicManager::Delete(std::string_view name) {
   for (auto& p : removed) p->NotifyAppend();  // parked fetches re-check
   spdlog::info("deleted topic {}", name);
   return absl::OkStatus();
+}
+
+absl::StatusOr<TopicInfo> TopicManager::CreatePartitions(std::string_view name,
+                                                         int32_t partitions) {
+  if (IsInternalTopic(name)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s is an internal topic of the broker: its partition count is fixed",
+        name));
+  }
+  absl::MutexLock l(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) {
+    return absl::NotFoundError(absl::StrFormat("no topic %s", name));
+  }
+  const int32_t now = it->second.partitions;
+  if (partitions <= now || partitions > 100000) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "topic %s has %d partitions: the new count must be larger, and at "
+        "most 100000; got %d",
+        name, now, partitions));
+  }
+  it->second.partitions = partitions;
+  if (absl::Status s = Persist(); !s.ok()) {
+    it->second.partitions = now;
+    return s;
+  }
+  RETURN_IF_ERROR(OpenPartitions(it->second));
+  spdlog::info("topic {} grew from {} to {} partitions", name, now, partitions);
+  return it->second;
 }
 
 absl::StatusOr<TopicInfo> TopicManager::AlterConfigs(
@@ -233,6 +270,14 @@ std::optional<TopicInfo> TopicManager::Get(std::string_view name) const {
   auto it = topics_.find(name);
   if (it == topics_.end()) return std::nullopt;
   return it->second;
+}
+
+std::optional<int32_t> TopicManager::PartitionCount(
+    std::string_view name) const {
+  absl::MutexLock l(&mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return std::nullopt;
+  return it->second.partitions;
 }
 
 std::vector<TopicInfo> TopicManager::List() const {

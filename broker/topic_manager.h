@@ -46,13 +46,21 @@ class TopicManager {
   absl::StatusOr<TopicInfo> Create(
       std::string_view name, int32_t partitions,
       const std::map<std::string, std::string>& configs, bool validate_only);
-  // kNotFound if there is no such topic.
+  // kNotFound if there is no such topic; kInvalidArgument for an internal
+  // topic.
   absl::Status Delete(std::string_view name);
+  // Grows the topic to `partitions` partitions (Kafka's CreatePartitions).
+  // kNotFound; kInvalidArgument for fewer partitions than now, the same
+  // count, more than 100000, or an internal topic.
+  absl::StatusOr<TopicInfo> CreatePartitions(std::string_view name,
+                                             int32_t partitions);
   // Sets (or with an empty value, removes) topic config overrides.
   absl::StatusOr<TopicInfo> AlterConfigs(
       std::string_view name, const std::map<std::string, std::string>& set);
 
   std::optional<TopicInfo> Get(std::string_view name) const;
+  // The topic's partition count (cheaper than Get), nullopt if none.
+  std::optional<int32_t> PartitionCount(std::string_view name) const;
   std::vector<TopicInfo> List() const;
   // nullptr if the topic or partition does not exist.
   std::shared_ptr<Partition> GetPartition(std::string_view topic,
@@ -77,6 +85,10 @@ class TopicManager {
            std::less<>>
       partitions_ ABSL_GUARDED_BY(mu_);
 };
+
+// Topics the broker itself owns (__consumer_offsets): they can be neither
+// deleted nor grown.
+bool IsInternalTopic(std::string_view name);
 
 // The topics file, for tests and tools.
 std::string EncodeTopics(const std::vector<TopicInfo>& topics);

@@ -10,11 +10,15 @@
 
 #include "absl/strings/str_format.h"
 #include "broker/broker_config.h"
+#include "broker/coordinator/errors.h"
+#include "broker/grpc_server.h"
+#include "broker/grpc_status.h"
 #include "broker/topic_manager.h"
 #include "grpcpp/grpcpp.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
 #include "proto/admin.grpc.pb.h"
+#include "proto/error_details.pb.h"
 #include "tests/util/test_util.h"
 
 namespace fjord::broker {
@@ -53,20 +57,24 @@ class AdminFixture {
         TopicManager::Open(logs_.get(), config_.log_defaults, config_.data_dir);
     REQUIRE(topics.ok());
     topics_ = std::move(*topics);
-    admin_ = std::make_unique<AdminService>(&config_, topics_.get());
-    absl::Status s = admin_->Start();
+    server_ = std::make_unique<GrpcServer>(config_.grpc_address);
+    admin_ =
+        std::make_unique<AdminService>(&config_, topics_.get(), server_.get());
+    server_->AddService(admin_->service());
+    absl::Status s = server_->Start();
     INFO(s.ToString());
     REQUIRE(s.ok());
-    REQUIRE(admin_->port() != 0);
+    REQUIRE(server_->port() != 0);
     stub_ = v1::Admin::NewStub(
-        grpc::CreateChannel(absl::StrFormat("127.0.0.1:%d", admin_->port()),
+        grpc::CreateChannel(absl::StrFormat("127.0.0.1:%d", server_->port()),
                             grpc::InsecureChannelCredentials()));
   }
 
   // A clean shutdown, in the order fjord-broker does it.
   void Close() {
     stub_.reset();
-    if (admin_) admin_->Stop();
+    if (server_) server_->Stop();
+    server_.reset();
     admin_.reset();
     topics_.reset();
     if (logs_) CHECK(logs_->Close().ok());  // no REQUIRE: runs in ~AdminFixture
@@ -75,13 +83,14 @@ class AdminFixture {
 
   v1::Admin::Stub& stub() { return *stub_; }
   TopicManager& topics() { return *topics_; }
-  AdminService& admin() { return *admin_; }
+  GrpcServer& server() { return *server_; }
   BrokerConfig& config() { return config_; }
 
  private:
   BrokerConfig config_;
   std::unique_ptr<log::LogManager> logs_;
   std::unique_ptr<TopicManager> topics_;
+  std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<AdminService> admin_;
   std::unique_ptr<v1::Admin::Stub> stub_;
 };
@@ -475,6 +484,63 @@ TEST_CASE(
   CHECK(p1.segments() == 2);
 }
 
+TEST_CASE("AdminService: CreatePartitions grows a topic and never shrinks it",
+          "[broker][admin]") {
+  testing::TempDir dir;
+  AdminFixture broker(dir.path());
+  REQUIRE(CreateTopic(broker.stub(), "grow", 2).ok());
+  v1::CreatePartitionsRequest request;
+  request.set_name("grow");
+  request.set_partitions(5);
+  v1::TopicDescription d;
+  grpc::Status s =
+      Call(broker.stub(), &v1::Admin::Stub::CreatePartitions, request, &d);
+  INFO(s.error_message());
+  REQUIRE(s.ok());
+  CHECK(d.partitions_size() == 5);
+  CHECK(broker.topics().GetPartition("grow", 4) != nullptr);
+  CHECK(broker.topics().PartitionCount("grow") == 5);
+
+  for (int32_t n : {5, 3}) {
+    request.set_partitions(n);
+    s = Call(broker.stub(), &v1::Admin::Stub::CreatePartitions, request, &d);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(Mentions(s, "has 5 partitions"));
+  }
+  request.set_name("nope");
+  request.set_partitions(9);
+  s = Call(broker.stub(), &v1::Admin::Stub::CreatePartitions, request, &d);
+  CHECK(s.error_code() == grpc::StatusCode::NOT_FOUND);
+
+  // The new count is persisted with the topic.
+  broker.Close();
+  broker.Open();
+  CHECK(broker.topics().PartitionCount("grow") == 5);
+}
+
+TEST_CASE(
+    "AdminService: the internal topic __consumer_offsets can be neither "
+    "deleted nor grown",
+    "[broker][admin]") {
+  testing::TempDir dir;
+  AdminFixture broker(dir.path());
+  REQUIRE(CreateTopic(broker.stub(), "__consumer_offsets", 2).ok());
+  v1::DeleteTopicRequest del;
+  del.set_name("__consumer_offsets");
+  v1::DeleteTopicResponse ignored;
+  grpc::Status s =
+      Call(broker.stub(), &v1::Admin::Stub::DeleteTopic, del, &ignored);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(Mentions(s, "internal topic"));
+  v1::CreatePartitionsRequest grow;
+  grow.set_name("__consumer_offsets");
+  grow.set_partitions(4);
+  v1::TopicDescription d;
+  s = Call(broker.stub(), &v1::Admin::Stub::CreatePartitions, grow, &d);
+  CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(broker.topics().PartitionCount("__consumer_offsets") == 2);
+}
+
 TEST_CASE("AdminService: the cluster is this one broker, its controller",
           "[broker][admin]") {
   testing::TempDir dir;
@@ -491,21 +557,22 @@ TEST_CASE("AdminService: the cluster is this one broker, its controller",
   CHECK(b.kafka().host() == "127.0.0.1");
   CHECK(b.kafka().port() == 19092);
   CHECK(b.grpc().host() == "127.0.0.1");
-  CHECK(b.grpc().port() == broker.admin().port());
+  CHECK(b.grpc().port() == broker.server().port());
 }
 
-TEST_CASE("AdminService: a taken port is a clear startup error",
+TEST_CASE("GrpcServer: a taken port is a clear startup error",
           "[broker][admin]") {
   testing::TempDir dir;
   AdminFixture broker(dir.path());
-  BrokerConfig other = broker.config();
-  other.grpc_address.port = broker.admin().port();
-  AdminService second(&other, &broker.topics());
+  GrpcServer second(HostPort{"127.0.0.1", broker.server().port()});
+  AdminService admin(&broker.config(), &broker.topics(), &second);
+  second.AddService(admin.service());
   absl::Status s = second.Start();
   INFO(s.ToString());
   CHECK(absl::IsUnavailable(s));
-  CHECK(s.message().find(absl::StrFormat(
-            "127.0.0.1:%d", broker.admin().port())) != absl::string_view::npos);
+  CHECK(s.message().find(
+            absl::StrFormat("127.0.0.1:%d", broker.server().port())) !=
+        absl::string_view::npos);
   // The first server still answers.
   v1::ListTopicsResponse list;
   CHECK(Call(broker.stub(), &v1::Admin::Stub::ListTopics,
@@ -513,11 +580,11 @@ TEST_CASE("AdminService: a taken port is a clear startup error",
             .ok());
 }
 
-TEST_CASE("AdminService: starting twice is FAILED_PRECONDITION",
+TEST_CASE("GrpcServer: starting twice is FAILED_PRECONDITION",
           "[broker][admin]") {
   testing::TempDir dir;
   AdminFixture broker(dir.path());
-  CHECK(absl::IsFailedPrecondition(broker.admin().Start()));
+  CHECK(absl::IsFailedPrecondition(broker.server().Start()));
 }
 
 TEST_CASE("ToGrpcStatus: maps each code and keeps the message",
@@ -532,13 +599,34 @@ TEST_CASE("ToGrpcStatus: maps each code and keeps the message",
       {absl::UnavailableError("m6"), grpc::StatusCode::UNAVAILABLE},
       {absl::DataLossError("m7"), grpc::StatusCode::INTERNAL},
       {absl::ResourceExhaustedError("m8"), grpc::StatusCode::INTERNAL},
+      {absl::AbortedError("m9"), grpc::StatusCode::ABORTED},
   };
   for (const auto& [in, code] : cases) {
     grpc::Status out = ToGrpcStatus(in);
     CHECK(out.error_code() == code);
     CHECK(out.error_message() == std::string(in.message()));
+    CHECK(out.error_details().empty());  // no reason, no details
   }
   CHECK(ToGrpcStatus(absl::OkStatus()).ok());
+}
+
+TEST_CASE("ToGrpcStatus: a reason and its metadata become ErrorInfo details",
+          "[broker][admin]") {
+  grpc::Status out = ToGrpcStatus(coordinator::ReasonError(
+      absl::StatusCode::kFailedPrecondition, coordinator::kNotCoordinator,
+      "go elsewhere", {{"coordinator", "10.0.0.2:9093"}}));
+  CHECK(out.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(out.error_message() == "go elsewhere");
+  fjord::v1::Status details;
+  REQUIRE(details.ParseFromString(out.error_details()));
+  CHECK(details.code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(details.message() == "go elsewhere");
+  REQUIRE(details.details_size() == 1);
+  fjord::v1::ErrorInfo info;
+  REQUIRE(details.details(0).UnpackTo(&info));
+  CHECK(info.reason() == "NOT_COORDINATOR");
+  CHECK(info.domain() == "fjord");
+  CHECK(info.metadata().at("coordinator") == "10.0.0.2:9093");
 }
 
 }  // namespace

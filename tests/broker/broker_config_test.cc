@@ -45,6 +45,40 @@ TEST_CASE(
   CHECK(TopicConfigForBrokerDefault("producer.id.expiration.ms").empty());
 }
 
+TEST_CASE("Config: consumer group settings use Kafka's property names",
+          "[broker][config]") {
+  BrokerConfig c;
+  REQUIRE(c.Set("offsets.topic.num.partitions", "7").ok());
+  REQUIRE(c.Set("offsets.topic.segment.bytes", "65536").ok());
+  REQUIRE(c.Set("offsets.commit.required.acks", "1").ok());
+  REQUIRE(c.Set("offset.metadata.max.bytes", "100").ok());
+  REQUIRE(c.Set("group.min.session.timeout.ms", "200").ok());
+  REQUIRE(c.Set("group.max.session.timeout.ms", "9000").ok());
+  REQUIRE(c.Set("group.consumer.session.timeout.ms", "3000").ok());
+  REQUIRE(c.Set("group.consumer.heartbeat.interval.ms", "250").ok());
+  REQUIRE(c.Set("group.consumer.assignors", "range, uniform").ok());
+  REQUIRE(c.Set("group.coordinator.timer.interval.ms", "20").ok());
+  const coordinator::CoordinatorOptions& o = c.coordinator;
+  CHECK(o.offsets_topic_partitions == 7);
+  CHECK(o.offsets_topic_segment_bytes == 65536);
+  CHECK(o.commit_required_acks == 1);
+  CHECK(o.offset_metadata_max_bytes == 100);
+  CHECK(o.min_session_timeout_ms == 200);
+  CHECK(o.max_session_timeout_ms == 9000);
+  CHECK(o.default_session_timeout_ms == 3000);
+  CHECK(o.heartbeat_interval_ms == 250);
+  CHECK(o.assignors == std::vector<std::string>{"range", "uniform"});
+  CHECK(o.timer_interval_ms == 20);
+  CHECK(o.Validate().ok());
+  CHECK(!c.Set("offsets.commit.required.acks", "0").ok());
+  CHECK(!c.Set("group.consumer.assignors", "uniform,sticky").ok());
+  CHECK(!c.Set("offsets.topic.num.partitions", "0").ok());
+  // Each value is checked alone; the bounds together by Validate.
+  REQUIRE(c.Set("group.consumer.session.timeout.ms", "10000").ok());
+  CHECK_THAT(std::string(c.coordinator.Validate().message()),
+             Catch::Contains("group.consumer.session.timeout.ms"));
+}
+
 TEST_CASE("Config: unknown properties and bad values are refused by name",
           "[broker][config]") {
   BrokerConfig c;

@@ -114,6 +114,8 @@ grep -q '^fjord_request_duration_seconds_bucket{api="Fetch",le="+Inf"} [1-9]' "$
 grep -q '^fjord_log_end_offset{topic="keyed",partition="0"} 100000$' "$dir/metrics.out" || fail "no log end offset"
 grep -q '^fjord_bad_frames_total [1-9]' "$dir/metrics.out" || fail "bad frames not counted"
 grep -q '^fjord_connections ' "$dir/metrics.out" || fail "no connections gauge"
+grep -q '^fjord_coordinator_groups 0$' "$dir/metrics.out" || fail "no coordinator groups gauge"
+grep -q '^fjord_coordinator_heartbeats_total 0$' "$dir/metrics.out" || fail "no coordinator heartbeats counter"
 
 step "clean restart keeps everything"
 stop_broker
