@@ -26,7 +26,8 @@ struct LogConfig {
   // flush.ms: fsync once the oldest unflushed append is this old (-1:
   // never by time). Checked on append and by the manager's flusher.
   int64_t flush_ms = 1000;
-  // preallocate: reserve segment.bytes on disk when a segment is created.
+  // preallocate: reserve the active segment's disk space ahead of its data
+  // (in 16 MiB steps, up to segment.bytes; see log/FORMAT.md).
   bool preallocate = true;
   // max.message.bytes: the largest batch accepted.
   int64_t max_message_bytes = 1048588;

@@ -23,6 +23,21 @@ absl::Status WriteZeros(File* file, uint64_t from, uint64_t to) {
   return absl::OkStatus();
 }
 
+// preallocate: the active segment's file is reserved (fallocate) ahead of
+// its data in steps of this size, up to segment.bytes, rather than all of
+// segment.bytes at once: a broker with many quiet partitions must not
+// reserve a segment's worth of disk for each (Redpanda reserves in steps
+// too; Kafka does not preallocate by default).
+constexpr uint64_t kPreallocateStepBytes = 16 << 20;
+
+// What to reserve for `needed` bytes of data: the next step boundary past
+// it, capped at segment.bytes (but never below `needed`: one batch may
+// exceed segment.bytes).
+uint64_t ReserveFor(uint64_t needed, uint64_t segment_bytes) {
+  uint64_t step = (needed / kPreallocateStepBytes + 1) * kPreallocateStepBytes;
+  return std::max(needed, std::min(step, segment_bytes));
+}
+
 // The end of the non-zero bytes that start at `from`: scanning stops after
 // 1 MiB of zeros, so a preallocated tail costs little to inspect.
 uint64_t NonZeroEnd(const uint8_t* data, uint64_t from, uint64_t limit) {
@@ -110,7 +125,9 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(
   ASSIGN_OR_RETURN(seg->log_file_,
                    fs->Open(seg->Path(kLogSuffix), OpenMode::kTruncate));
   absl::Status s = absl::OkStatus();
-  if (config.preallocate) s = seg->log_file_->Allocate(config.segment_bytes);
+  if (config.preallocate) {
+    s = seg->log_file_->Allocate(ReserveFor(0, config.segment_bytes));
+  }
   if (s.ok()) s = seg->MapLog(config.segment_bytes);
   if (s.ok()) s = seg->OpenIndexes(/*active=*/true);
   if (!s.ok()) {
@@ -123,7 +140,8 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Create(
     for (const auto& p : paths) (void)fs->Remove(p);
     return s;
   }
-  seg->file_size_ = config.preallocate ? config.segment_bytes : 0;
+  seg->file_size_ =
+      config.preallocate ? ReserveFor(0, config.segment_bytes) : 0;
   seg->roll_base_ms_ = now_ms;
   return seg;
 }
@@ -142,7 +160,9 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(
     seg->last_append_ms_ = *mtime;
   }
   if (active && config.preallocate && file_size < config.segment_bytes) {
-    absl::Status s = seg->log_file_->Allocate(config.segment_bytes);
+    // The data ends at or before file_size (a preallocated tail is zeros).
+    absl::Status s =
+        seg->log_file_->Allocate(ReserveFor(file_size, config.segment_bytes));
     if (!s.ok()) {
       spdlog::warn(
           "{}: cannot preallocate ({}); appends will report space "
@@ -359,12 +379,16 @@ bool Segment::HasRoomFor(uint64_t bytes, Offset last) const {
 absl::Status Segment::Append(std::span<const uint8_t> bytes,
                              int64_t append_time_ms) {
   const uint64_t pos = size_;
-  if (pos + bytes.size() > map_->size()) {
+  const uint64_t end = pos + bytes.size();
+  if (config_.preallocate && end > file_size_) {
+    // A failure (ENOSPC) leaves nothing appended and the log appendable.
+    const uint64_t reserve = ReserveFor(end, config_.segment_bytes);
+    RETURN_IF_ERROR(log_file_->Allocate(reserve));
+    file_size_ = reserve;
+  }
+  if (end > map_->size()) {
     // Only an empty segment takes a batch larger than segment.bytes.
-    if (config_.preallocate) {
-      RETURN_IF_ERROR(log_file_->Allocate(pos + bytes.size()));
-    }
-    RETURN_IF_ERROR(MapLog(pos + bytes.size()));
+    RETURN_IF_ERROR(MapLog(end));
   }
   absl::Status written = log_file_->Write(pos, bytes);
   if (!written.ok()) {
@@ -526,7 +550,8 @@ absl::Status Segment::Seal() {
 absl::Status Segment::Activate() {
   if (!sealed_) return absl::OkStatus();
   if (config_.preallocate) {
-    RETURN_IF_ERROR(log_file_->Allocate(config_.segment_bytes));
+    RETURN_IF_ERROR(
+        log_file_->Allocate(ReserveFor(size_, config_.segment_bytes)));
   }
   ASSIGN_OR_RETURN(file_size_, log_file_->Size());
   RETURN_IF_ERROR(

@@ -1,8 +1,8 @@
 // Behaviour of one partition Log: offsets, reads, rolls, lookups, truncation.
 #include "log/log.h"
 
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <thread>
 
 #include "log/file_names.h"
@@ -38,8 +38,9 @@ struct Fixture {
   }
 };
 
-TEST_CASE("Log: appended batches get consecutive offsets and read back byte for byte",
-          "[log][log_basic]") {
+TEST_CASE(
+    "Log: appended batches get consecutive offsets and read back byte for byte",
+    "[log][log_basic]") {
   Fixture f;
   auto log = f.Open();
   std::vector<std::string> sent;
@@ -68,12 +69,14 @@ TEST_CASE("Log: appended batches get consecutive offsets and read back byte for 
   REQUIRE(recs.size() == 30);
   for (int i = 0; i < 30; i++) {
     CHECK(recs[i].offset == i);
-    CHECK(recs[i].value == "b" + std::to_string(i / 10) + "-" + std::to_string(i % 10));
+    CHECK(recs[i].value ==
+          "b" + std::to_string(i / 10) + "-" + std::to_string(i % 10));
   }
 }
 
-TEST_CASE("Log: a read from inside a batch returns the whole batch containing it",
-          "[log][log_basic]") {
+TEST_CASE(
+    "Log: a read from inside a batch returns the whole batch containing it",
+    "[log][log_basic]") {
   Fixture f;
   auto log = f.Open();
   MustAppend(*log, MakeBatch(10));
@@ -86,8 +89,10 @@ TEST_CASE("Log: a read from inside a batch returns the whole batch containing it
   CHECK(r->next_offset == Offset(20));
 }
 
-TEST_CASE("Log: a read returns at least one whole batch even when it exceeds max_bytes",
-          "[log][log_basic]") {
+TEST_CASE(
+    "Log: a read returns at least one whole batch even when it exceeds "
+    "max_bytes",
+    "[log][log_basic]") {
   Fixture f;
   auto log = f.Open();
   MustAppend(*log, MakeBatch(50, "v", 100));
@@ -100,7 +105,8 @@ TEST_CASE("Log: a read returns at least one whole batch even when it exceeds max
   CHECK(DecodeAll(both->bytes).size() == 100);
 }
 
-TEST_CASE("Log: a read stops before batches at or past max_offset", "[log][log_basic]") {
+TEST_CASE("Log: a read stops before batches at or past max_offset",
+          "[log][log_basic]") {
   Fixture f;
   auto log = f.Open();
   MustAppend(*log, MakeBatch(5));
@@ -117,8 +123,9 @@ TEST_CASE("Log: a read stops before batches at or past max_offset", "[log][log_b
   CHECK(partial->bytes.empty());
 }
 
-TEST_CASE("Log: reads outside the log are OutOfRange and a read at the end is empty",
-          "[log][log_basic]") {
+TEST_CASE(
+    "Log: reads outside the log are OutOfRange and a read at the end is empty",
+    "[log][log_basic]") {
   Fixture f;
   auto log = f.Open();
   MustAppend(*log, MakeBatch(3));
@@ -195,6 +202,38 @@ TEST_CASE("Log: compressed batches of every codec count offsets by record",
   CHECK(recs[99].offset == 99);
 }
 
+TEST_CASE(
+    "Log: the active segment reserves disk in 16 MiB steps, not a whole "
+    "segment",
+    "[log][roll]") {
+  Fixture f;
+  f.config.segment_bytes = 64 << 20;
+  f.config.preallocate = true;
+  const std::string file = SegmentFileName(f.dir, Offset(0), kLogSuffix);
+  constexpr uint64_t kStep = 16 << 20;
+  int appended = 0;
+  {
+    auto log = f.Open();
+    CHECK(testing::FileSize(file) == kStep);
+    // Batches of a little over 512 KiB: the 32nd crosses the first step.
+    std::string big(512 << 10, 'x');
+    std::string batch = MakeBatch(1, big, 1000);
+    while (testing::FileSize(file) == kStep) {
+      MustAppend(*log, batch);
+      appended++;
+    }
+    CHECK(appended == static_cast<int>(kStep / batch.size()) + 1);
+    CHECK(testing::FileSize(file) == 2 * kStep);
+    CHECK(log->log_end_offset() == Offset(appended));
+    REQUIRE(log->Close().ok());
+  }
+  // Sealed at close: trimmed to its data; reopened active: a step again.
+  auto log = f.Open(/*clean=*/true);
+  CHECK(testing::FileSize(file) > kStep);
+  CHECK(testing::FileSize(file) <= 2 * kStep);
+  CHECK(ReadAll(*log).size() == static_cast<size_t>(appended));
+}
+
 TEST_CASE("Log: segments roll on segment.bytes and reads continue across them",
           "[log][roll]") {
   Fixture f;
@@ -222,8 +261,9 @@ TEST_CASE("Log: segments roll on segment.bytes and reads continue across them",
   }
 }
 
-TEST_CASE("Log: a batch larger than segment.bytes goes into a segment of its own",
-          "[log][roll]") {
+TEST_CASE(
+    "Log: a batch larger than segment.bytes goes into a segment of its own",
+    "[log][roll]") {
   Fixture f;
   f.config.segment_bytes = 4 << 10;
   auto log = f.Open();
@@ -259,8 +299,9 @@ TEST_CASE("Log: segments roll when an index is full", "[log][roll]") {
   CHECK(ReadAll(*log).size() == 20);
 }
 
-TEST_CASE("Log: FindOffsetByTimestamp returns the first record at or after a time",
-          "[log][timestamp]") {
+TEST_CASE(
+    "Log: FindOffsetByTimestamp returns the first record at or after a time",
+    "[log][timestamp]") {
   Fixture f;
   f.config.segment_bytes = 4 << 10;
   f.config.index_interval_bytes = 256;
@@ -331,8 +372,9 @@ TEST_CASE("Log: truncated batches do not come back after a crash",
   CHECK(again->log_end_offset() == Offset(50));
 }
 
-TEST_CASE("Log: bytes handed to a reader stay valid after their segment is deleted",
-          "[log][truncate]") {
+TEST_CASE(
+    "Log: bytes handed to a reader stay valid after their segment is deleted",
+    "[log][truncate]") {
   Fixture f;
   f.config.segment_bytes = 2 << 10;
   auto log = f.Open();
