@@ -283,7 +283,8 @@ absl::StatusOr<int64_t> Consumer::Impl::Position(
     if (left <= 0) {
       return absl::DeadlineExceededError(absl::StrFormat(
           "the position of %s was not resolved within %d ms%s%s", tp.ToString(),
-          timeout.count(), net_.OnIoThread() ? "" : "", ""));
+          timeout.count(), network_error_.ok() ? "" : ": ",
+          network_error_.ok() ? "" : network_error_.message()));
     }
     data_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(left));
   }

@@ -107,6 +107,8 @@ class Consumer::Impl {
   std::deque<CompletedFetch> completed_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> topic_names_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // The network thread's last connection or metadata error, for messages.
+  absl::Status network_error_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<bool> wake_pending_{false};
 

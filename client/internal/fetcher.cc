@@ -74,6 +74,7 @@ void Consumer::Impl::Run() {
   {
     absl::MutexLock l(&mu_);
     if (closed_) return;
+    network_error_ = net_.last_error();
     bool want_metadata = false;
     for (const auto& [tp, ps] : partitions_) {
       absl::Status topic_error;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "catch2/catch.hpp"
+#include "client/internal/backoff.h"
 #include "fjord/consumer.h"
 #include "fjord/producer.h"
 #include "tests/util/broker_process.h"
