@@ -90,6 +90,11 @@ Producer::Impl::~Impl() { (void)Close(std::chrono::milliseconds::max()); }
 
 void Producer::Impl::Start() { net_.Start(); }
 
+int64_t Producer::Impl::BlockDeadline() const {
+  if (config_.max_block_ms >= INT64_MAX / 4) return INT64_MAX / 2;
+  return SteadyNowMs() + config_.max_block_ms;
+}
+
 void Producer::Impl::WakeSender() {
   if (!wake_pending_.exchange(true, std::memory_order_acq_rel)) {
     net_.Post([this] { Run(); });
@@ -110,11 +115,15 @@ absl::StatusOr<Producer::Impl::Topic*> Producer::Impl::WaitForTopic(
     auto t = std::make_unique<Topic>();
     t->name = std::string(name);
     it = topics_.emplace(t->name, std::move(t)).first;
+    auto snapshot = std::make_unique<TopicSnapshot>();
+    for (const auto& [n, entry] : topics_) snapshot->topics[n] = entry.get();
+    snapshot_.store(snapshot.get(), std::memory_order_release);
+    snapshots_.push_back(std::move(snapshot));
     net_.Post([this, n = std::string(name)] { net_.AddTopic(n); });
   }
   Topic* t = it->second.get();
   for (;;) {
-    if (t->partition_count.load() > 0) return t;
+    if (t->partition_count() > 0) return t;
     if (!fatal_error_.ok()) return fatal_error_;
     if (t->metadata_error.load() == kErrInvalidTopic) {
       return absl::InvalidArgumentError(absl::StrFormat(
@@ -154,10 +163,6 @@ void Producer::Impl::Send(const ProducerRecord& record,
          record.partition.value_or(-1));
     return;
   }
-  const int64_t now = SteadyNowMs();
-  const int64_t deadline = config_.max_block_ms >= INT64_MAX / 4
-                               ? INT64_MAX / 2
-                               : now + config_.max_block_ms;
   const int64_t timestamp = record.timestamp ? *record.timestamp : WallNowMs();
   const int64_t size = static_cast<int64_t>(log::BatchBuilder::MaxRecordBytes(
       record.key, record.value, record.headers));
@@ -168,26 +173,26 @@ void Producer::Impl::Send(const ProducerRecord& record,
          record.partition.value_or(-1));
     return;
   }
-  // Metadata first: waiting for it must not hold buffer memory.
-  Topic* t;
-  {
-    // Fast path: a known topic needs only the reader lock below.
-    topics_mu_.ReaderLock();
-    auto it = topics_.find(Key(record.topic));
-    t = (it != topics_.end() && it->second->partition_count.load() > 0)
-            ? it->second.get()
-            : nullptr;
-    topics_mu_.ReaderUnlock();
-    if (t == nullptr) {
-      auto found = WaitForTopic(record.topic, deadline);
-      if (!found.ok()) {
-        fail(found.status(), record.partition.value_or(-1));
-        return;
-      }
-      t = *found;
-    }
+  // Fast path, without locks: the topic and its partitions are known.
+  Topic* t = nullptr;
+  if (const TopicSnapshot* snap = snapshot_.load(std::memory_order_acquire)) {
+    auto it = snap->topics.find(Key(record.topic));
+    if (it != snap->topics.end()) t = it->second;
   }
-  if (!memory_.Reserve(size, deadline, !net_.OnIoThread())) {
+  const client::internal::PartitionArray* partitions =
+      t == nullptr ? nullptr : t->current.load(std::memory_order_acquire);
+  if (partitions == nullptr) {
+    // Metadata first: waiting for it must not hold buffer memory.
+    auto found = WaitForTopic(record.topic, BlockDeadline());
+    if (!found.ok()) {
+      fail(found.status(), record.partition.value_or(-1));
+      return;
+    }
+    t = *found;
+    partitions = t->current.load(std::memory_order_acquire);
+  }
+  if (!memory_.TryReserve(size) &&
+      !memory_.Reserve(size, BlockDeadline(), !net_.OnIoThread())) {
     fail(absl::ResourceExhaustedError(absl::StrFormat(
              "buffer.memory (%d bytes) stayed full for max.block.ms (%d ms): "
              "records arrive faster than the cluster takes them",
@@ -195,44 +200,41 @@ void Producer::Impl::Send(const ProducerRecord& record,
          record.partition.value_or(-1));
     return;
   }
+  const int32_t n = static_cast<int32_t>(partitions->queues.size());
   client::internal::RecordAccumulator::AppendResult result;
-  {
-    absl::ReaderMutexLock l(&topics_mu_);
-    const int32_t n = t->partition_count.load();
-    int32_t p;
-    if (record.partition) {
-      p = *record.partition;
-      if (p < 0 || p >= n) {
-        memory_.Release(size);
-        fail(absl::InvalidArgumentError(absl::StrFormat(
-                 "partition %d does not exist: topic '%s' has %d partitions", p,
-                 t->name, n)),
-             p);
-        return;
-      }
-    } else if (record.key) {
-      p = client::internal::PartitionForKey(*record.key, n);
-    } else {
-      // Sticky: stay on the partition while its batch has room; when a new
-      // batch would start there, move on (Kafka's sticky partitioner).
-      p = t->sticky.Get(n);
-      result = acc_.Append(t->partitions[p].get(), record.key, record.value,
-                           record.headers, timestamp, std::move(callback), size,
-                           now, /*only_if_open=*/true);
-      if (!result.appended) {
-        const bool full = result.batch_full;
-        p = t->sticky.NextAfter(p, n);
-        result = acc_.Append(t->partitions[p].get(), record.key, record.value,
-                             record.headers, timestamp, std::move(callback),
-                             size, now, /*only_if_open=*/false);
-        result.batch_full |= full;
-      }
+  int32_t p;
+  if (record.partition) {
+    p = *record.partition;
+    if (p < 0 || p >= n) {
+      memory_.Release(size);
+      fail(absl::InvalidArgumentError(absl::StrFormat(
+               "partition %d does not exist: topic '%s' has %d partitions", p,
+               t->name, n)),
+           p);
+      return;
     }
+  } else if (record.key) {
+    p = client::internal::PartitionForKey(*record.key, n);
+  } else {
+    // Sticky: stay on the partition while its batch has room; when a new
+    // batch would start there, move on (Kafka's sticky partitioner).
+    p = t->sticky.Get(n);
+    result = acc_.Append(partitions->queues[p], record.key, record.value,
+                         record.headers, timestamp, std::move(callback), size,
+                         /*only_if_open=*/true);
     if (!result.appended) {
-      result = acc_.Append(t->partitions[p].get(), record.key, record.value,
+      const bool full = result.batch_full;
+      p = t->sticky.NextAfter(p, n);
+      result = acc_.Append(partitions->queues[p], record.key, record.value,
                            record.headers, timestamp, std::move(callback), size,
-                           now, /*only_if_open=*/false);
+                           /*only_if_open=*/false);
+      result.batch_full |= full;
     }
+  }
+  if (!result.appended) {
+    result = acc_.Append(partitions->queues[p], record.key, record.value,
+                         record.headers, timestamp, std::move(callback), size,
+                         /*only_if_open=*/false);
   }
   if (result.new_batch || result.batch_full) WakeSender();
 }
@@ -279,7 +281,7 @@ absl::StatusOr<int32_t> Producer::Impl::PartitionCount(std::string_view topic) {
   const int64_t deadline = SteadyNowMs() + config_.max_block_ms;
   auto t = WaitForTopic(topic, deadline);
   if (!t.ok()) return t.status();
-  return (*t)->partition_count.load();
+  return (*t)->partition_count();
 }
 
 }  // namespace fjord

@@ -117,11 +117,11 @@ RecordAccumulator::AppendResult RecordAccumulator::Append(
     PartitionQueue* q, std::optional<std::string_view> key,
     std::optional<std::string_view> value,
     std::span<const log::RecordHeader> headers, int64_t timestamp,
-    DeliveryCallback&& callback, int64_t reserved, int64_t now_ms,
-    bool only_if_open) {
+    DeliveryCallback&& callback, int64_t reserved, bool only_if_open,
+    int64_t now_ms) {
   const size_t need = log::BatchBuilder::MaxRecordBytes(key, value, headers);
   AppendResult result;
-  absl::MutexLock l(&q->mu);
+  FastMutexLock l(&q->mu);
   ProducerBatch* b = q->batches.empty() ? nullptr : q->batches.back();
   if (b != nullptr &&
       (b->sealed || (b->record_count() > 0 &&
@@ -135,7 +135,7 @@ RecordAccumulator::AppendResult RecordAccumulator::Append(
   }
   if (b == nullptr) {
     if (only_if_open) return result;
-    b = NewBatch(q, now_ms);
+    b = NewBatch(q, now_ms >= 0 ? now_ms : SteadyNowMs());
     q->batches.push_back(b);
     result.new_batch = true;
   }
@@ -155,7 +155,7 @@ RecordAccumulator::Readiness RecordAccumulator::FrontReadiness(
     PartitionQueue* q, int64_t now_ms, bool flushing,
     int max_in_flight_per_partition) {
   Readiness r;
-  absl::MutexLock l(&q->mu);
+  FastMutexLock l(&q->mu);
   if (q->batches.empty()) return r;
   ProducerBatch* b = q->batches.front();
   if (static_cast<int>(q->in_flight.size()) >= max_in_flight_per_partition) {
@@ -182,7 +182,7 @@ RecordAccumulator::Readiness RecordAccumulator::FrontReadiness(
 }
 
 ProducerBatch* RecordAccumulator::TakeFront(PartitionQueue* q) {
-  absl::MutexLock l(&q->mu);
+  FastMutexLock l(&q->mu);
   ProducerBatch* b = q->batches.front();
   q->batches.pop_front();
   b->sealed = true;
@@ -190,7 +190,7 @@ ProducerBatch* RecordAccumulator::TakeFront(PartitionQueue* q) {
 }
 
 void RecordAccumulator::Requeue(PartitionQueue* q, ProducerBatch* batch) {
-  absl::MutexLock l(&q->mu);
+  FastMutexLock l(&q->mu);
   auto it = std::find_if(q->batches.begin(), q->batches.end(),
                          [&](ProducerBatch* b) { return b->id > batch->id; });
   q->batches.insert(it, batch);

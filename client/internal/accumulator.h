@@ -27,6 +27,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "client/internal/fast_mutex.h"
 #include "client/internal/partitioner.h"
 #include "fjord/producer.h"
 #include "log/record_batch.h"
@@ -68,7 +69,7 @@ struct ProducerBatch {
 struct PartitionQueue {
   TopicEntry* topic = nullptr;
   int32_t partition = 0;
-  absl::Mutex mu;
+  FastMutex mu;
   std::deque<ProducerBatch*> batches ABSL_GUARDED_BY(mu);
 
   // Network thread only.
@@ -80,20 +81,35 @@ struct PartitionQueue {
   bool resend_pending = false;
 };
 
+// The queues of a topic's partitions, by index. Immutable once published:
+// when partitions are added a new array replaces it, and old arrays live
+// as long as the producer, so Send reads them without a lock.
+struct PartitionArray {
+  std::vector<PartitionQueue*> queues;
+};
+
 struct TopicEntry {
   std::string name;  // stable for the producer's life: RecordMetadata::topic
-  // 0 until metadata says how many partitions there are. Written under the
-  // table's writer lock after `partitions` has grown.
-  std::atomic<int32_t> partition_count{0};
+  // nullptr until metadata says how many partitions there are.
+  std::atomic<const PartitionArray*> current{nullptr};
   std::atomic<int16_t> metadata_error{0};
+  // Owners, written by the network thread under the producer's topic lock.
   std::vector<std::unique_ptr<PartitionQueue>> partitions;
+  std::vector<std::unique_ptr<PartitionArray>> arrays;
   StickyPartition sticky;
+
+  int32_t partition_count() const {
+    const PartitionArray* a = current.load(std::memory_order_acquire);
+    return a == nullptr ? 0 : static_cast<int32_t>(a->queues.size());
+  }
 };
 
 // buffer.memory: bytes of records in batches not yet completed.
 class MemoryPool {
  public:
   explicit MemoryPool(int64_t limit) : limit_(limit) {}
+  // Takes `bytes` if there is room now, without waiting.
+  bool TryReserve(int64_t bytes);
   // Takes `bytes`, waiting until `deadline_ms` (steady) for room; false if
   // there was none by then (or at once, when `may_block` is false).
   bool Reserve(int64_t bytes, int64_t deadline_ms, bool may_block);
@@ -102,7 +118,6 @@ class MemoryPool {
   int64_t limit() const { return limit_; }
 
  private:
-  bool TryReserve(int64_t bytes);
   const int64_t limit_;
   std::atomic<int64_t> used_{0};
   std::atomic<int> waiters_{0};
@@ -132,14 +147,15 @@ class RecordAccumulator {
   // Appends one record to `q`'s open batch, or to a new batch when it does
   // not fit (a record larger than batch.size gets a batch of its own).
   // `reserved` bytes were taken from the MemoryPool for it; `callback` is
-  // moved from only if the record was appended. `now_ms`:
-  // steady clock. If `only_if_open` and there is no open batch with room,
-  // appends nothing (appended false: sticky partitioning moves on).
+  // moved from only if the record was appended. A new batch's creation time
+  // is `now_ms`, or the steady clock's when -1 (read only then). If
+  // `only_if_open` and there is no open batch with room, appends nothing
+  // (appended false: sticky partitioning moves on).
   AppendResult Append(PartitionQueue* q, std::optional<std::string_view> key,
                       std::optional<std::string_view> value,
                       std::span<const log::RecordHeader> headers,
                       int64_t timestamp, DeliveryCallback&& callback,
-                      int64_t reserved, int64_t now_ms, bool only_if_open);
+                      int64_t reserved, bool only_if_open, int64_t now_ms = -1);
 
   // Network thread. Whether `q`'s front batch may be sent at `now_ms`;
   // otherwise, when it will be (or INT64_MAX: not by time). `flushing`
@@ -190,7 +206,7 @@ template <typename Pred>
 std::vector<ProducerBatch*> RecordAccumulator::RemoveIf(PartitionQueue* q,
                                                         Pred&& pred) {
   std::vector<ProducerBatch*> out;
-  absl::MutexLock l(&q->mu);
+  FastMutexLock l(&q->mu);
   for (auto it = q->batches.begin(); it != q->batches.end();) {
     if (pred(**it)) {
       (*it)->sealed = true;

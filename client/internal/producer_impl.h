@@ -54,6 +54,8 @@ class Producer::Impl {
                                       int64_t deadline_ms)
       ABSL_LOCKS_EXCLUDED(topics_mu_);
   void WakeSender();
+  // Steady-clock time when a Send blocked from now must give up.
+  int64_t BlockDeadline() const;
 
   // ---- network thread (sender.cc)
   void Run();
@@ -89,6 +91,15 @@ class Producer::Impl {
   absl::Mutex topics_mu_;
   absl::CondVar topics_cv_;
   absl::flat_hash_map<std::string, std::unique_ptr<Topic>> topics_
+      ABSL_GUARDED_BY(topics_mu_);
+  // What Send reads without a lock: an immutable copy of the topic table,
+  // replaced (under topics_mu_) when a topic is added; old copies are kept
+  // until the producer goes, so a reader's copy stays valid.
+  struct TopicSnapshot {
+    absl::flat_hash_map<std::string, Topic*> topics;
+  };
+  std::atomic<const TopicSnapshot*> snapshot_{nullptr};
+  std::vector<std::unique_ptr<TopicSnapshot>> snapshots_
       ABSL_GUARDED_BY(topics_mu_);
   // Why metadata is missing, from the network thread, for Send's errors.
   absl::Status network_error_ ABSL_GUARDED_BY(topics_mu_);

@@ -46,6 +46,7 @@ void Producer::Impl::ApplyMetadata() {
         t->metadata_error.store(tm.error);
         if (tm.error != kErrNone) continue;
         // Partitions only grow (Kafka never shrinks a topic).
+        if (t->partitions.size() >= tm.partitions.size()) continue;
         while (t->partitions.size() < tm.partitions.size()) {
           auto q = std::make_unique<Queue>();
           q->topic = t.get();
@@ -54,10 +55,10 @@ void Producer::Impl::ApplyMetadata() {
           leaders_.push_back(-1);
           t->partitions.push_back(std::move(q));
         }
-        if (static_cast<int32_t>(t->partitions.size()) >
-            t->partition_count.load()) {
-          t->partition_count.store(static_cast<int32_t>(t->partitions.size()));
-        }
+        auto array = std::make_unique<client::internal::PartitionArray>();
+        for (auto& q : t->partitions) array->queues.push_back(q.get());
+        t->current.store(array.get(), std::memory_order_release);
+        t->arrays.push_back(std::move(array));
       }
     }
     topics_cv_.SignalAll();
@@ -113,7 +114,7 @@ int64_t Producer::Impl::ExpireBatches(int64_t now) {
   for (Queue* q : queues_) {
     std::vector<Batch*> expired;
     {
-      absl::MutexLock l(&q->mu);
+      client::internal::FastMutexLock l(&q->mu);
       // Queued batches are in creation order: only the front ones can be
       // due.
       while (!q->batches.empty() && Expired(q->batches.front(), now)) {

@@ -5,6 +5,7 @@
 
 #include "catch2/catch.hpp"
 #include "client/internal/backoff.h"
+#include "client/internal/fast_mutex.h"
 #include "tests/util/test_util.h"
 
 namespace fjord::client::internal {
@@ -24,11 +25,11 @@ struct Fixture {
         if (s.ok()) (*delivered)++;
       };
     }
-    return acc.Append(&q, std::nullopt, value, {}, 1000, std::move(cb), 1, now,
-                      false);
+    return acc.Append(&q, std::nullopt, value, {}, 1000, std::move(cb), 1,
+                      false, now);
   }
   size_t Queued() {
-    absl::MutexLock l(&q.mu);
+    FastMutexLock l(&q.mu);
     return q.batches.size();
   }
   RecordAccumulator acc;
@@ -115,7 +116,7 @@ TEST_CASE(
   f.acc.Requeue(&f.q, b1);
   f.acc.Requeue(&f.q, b0);
   {
-    absl::MutexLock l(&f.q.mu);
+    FastMutexLock l(&f.q.mu);
     REQUIRE(f.q.batches.size() == 3);
     CHECK(f.q.batches[0] == b0);
     CHECK(f.q.batches[1] == b1);
@@ -135,12 +136,12 @@ TEST_CASE("Sticky appends only go to an open batch with room",
           "[client][accumulator]") {
   Fixture f({1000, 0, log::Codec::kNone});
   DeliveryCallback cb = [](const absl::Status&, const RecordMetadata&) {};
-  auto r = f.acc.Append(&f.q, std::nullopt, "v", {}, 1, std::move(cb), 1, 0,
-                        /*only_if_open=*/true);
+  auto r = f.acc.Append(&f.q, std::nullopt, "v", {}, 1, std::move(cb), 1,
+                        /*only_if_open=*/true, 0);
   CHECK(!r.appended);
   CHECK(cb);  // not consumed
   f.Add("v", 0);
-  r = f.acc.Append(&f.q, std::nullopt, "v", {}, 1, std::move(cb), 1, 0, true);
+  r = f.acc.Append(&f.q, std::nullopt, "v", {}, 1, std::move(cb), 1, true, 0);
   CHECK(r.appended);
   CHECK(!cb);
 }
