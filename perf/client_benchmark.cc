@@ -21,8 +21,7 @@
 namespace {
 
 double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       since)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
       .count();
 }
 
@@ -44,13 +43,13 @@ int Produce(const std::string& bootstrap, const std::string& admin_addr,
       return 1;
     }
   }
-  auto producer = fjord::Producer::Create(
-      {{"bootstrap.servers", bootstrap},
-       {"acks", acks},
-       {"compression.type", compression},
-       {"batch.size", std::to_string(batch_size)},
-       {"linger.ms", std::to_string(linger_ms)},
-       {"enable.idempotence", idempotence}});
+  auto producer =
+      fjord::Producer::Create({{"bootstrap.servers", bootstrap},
+                               {"acks", acks},
+                               {"compression.type", compression},
+                               {"batch.size", std::to_string(batch_size)},
+                               {"linger.ms", std::to_string(linger_ms)},
+                               {"enable.idempotence", idempotence}});
   if (!producer.ok()) {
     std::fprintf(stderr, "%s\n",
                  std::string(producer.status().message()).c_str());
@@ -66,10 +65,10 @@ int Produce(const std::string& bootstrap, const std::string& admin_addr,
   if (!(*producer)->Send(r).get().ok()) return 1;
   const auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < records; i++) {
-    (*producer)->Send(r, [&failed](const absl::Status& s,
-                                   const fjord::RecordMetadata&) {
-      if (!s.ok()) failed.fetch_add(1, std::memory_order_relaxed);
-    });
+    (*producer)->Send(
+        r, [&failed](const absl::Status& s, const fjord::RecordMetadata&) {
+          if (!s.ok()) failed.fetch_add(1, std::memory_order_relaxed);
+        });
   }
   absl::Status flushed = (*producer)->Flush();
   const double secs = Seconds(start);
@@ -87,11 +86,11 @@ int Produce(const std::string& bootstrap, const std::string& admin_addr,
 
 int Consume(const std::string& bootstrap, const std::string& topic,
             long records, int partitions, int max_partition_fetch_bytes) {
-  auto consumer = fjord::Consumer::Create(
-      {{"bootstrap.servers", bootstrap},
-       {"auto.offset.reset", "earliest"},
-       {"max.partition.fetch.bytes",
-        std::to_string(max_partition_fetch_bytes)}});
+  auto consumer =
+      fjord::Consumer::Create({{"bootstrap.servers", bootstrap},
+                               {"auto.offset.reset", "earliest"},
+                               {"max.partition.fetch.bytes",
+                                std::to_string(max_partition_fetch_bytes)}});
   if (!consumer.ok()) return 1;
   std::vector<fjord::TopicPartition> tps;
   for (int p = 0; p < partitions; p++) tps.push_back({topic, p});
@@ -128,7 +127,8 @@ int main(int argc, char** argv) {
   long records = 1000000;
   int record_size = 100, partitions = 1, batch_size = 1000000, linger_ms = 5,
       fetch_bytes = 1048576;
-  app.add_option("mode", mode, "produce or consume")->required();
+  app.add_option("mode", mode, "produce, consume or delete (the topic)")
+      ->required();
   app.add_option("--bootstrap", bootstrap);
   app.add_option("--admin", admin, "gRPC admin host:port (creates the topic)");
   app.add_option("--topic", topic)->required();
@@ -142,6 +142,12 @@ int main(int argc, char** argv) {
   app.add_option("--idempotence", idempotence);
   app.add_option("--max-partition-fetch-bytes", fetch_bytes);
   CLI11_PARSE(app, argc, argv);
+  if (mode == "delete") {
+    auto a = fjord::Admin::Create({{"admin.servers", admin}});
+    if (!a.ok()) return 1;
+    absl::Status s = (*a)->DeleteTopic(topic);
+    return s.ok() ? 0 : 1;
+  }
   if (mode == "produce") {
     return Produce(bootstrap, admin, topic, records, record_size, partitions,
                    acks, compression, batch_size, linger_ms, idempotence);
