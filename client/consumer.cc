@@ -104,6 +104,7 @@ void Consumer::Impl::SetInitialPosition(PartitionState* ps) {
   ps->fetch_offset = -1;
   ps->epoch++;
   ps->buffered = 0;
+  ps->caught_up = false;
   ps->error = absl::OkStatus();
   switch (config_.auto_offset_reset) {
     case ConsumerConfig::OffsetReset::kEarliest:
@@ -186,6 +187,7 @@ absl::Status Consumer::Impl::Seek(const TopicPartition& tp, int64_t offset) {
     ps->reset = Reset::kNone;
     ps->epoch++;
     ps->buffered = 0;
+    ps->caught_up = false;
     ps->error = absl::OkStatus();
     ps->retry_at_ms = 0;
     data_cv_.SignalAll();
@@ -207,6 +209,7 @@ absl::Status Consumer::Impl::SetReset(const TopicPartition& tp, Reset reset,
   ps->reset_timestamp = ts;
   ps->epoch++;
   ps->buffered = 0;
+  ps->caught_up = false;
   ps->error = absl::OkStatus();
   ps->retry_at_ms = 0;
   return absl::OkStatus();

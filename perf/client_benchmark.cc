@@ -7,10 +7,14 @@
 //       --records 5000000 --record-size 100 --partitions 1 --acks 1
 //   fjord_client_benchmark consume --bootstrap 127.0.0.1:9092 --topic t \
 //       --records 5000000
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
@@ -118,6 +122,70 @@ int Consume(const std::string& bootstrap, const std::string& topic,
   return got >= records ? 0 : 1;
 }
 
+// End-to-end latency at a fixed rate: each value carries the steady-clock
+// time of its Send; a consumer on another thread measures arrival minus
+// that.
+int Latency(const std::string& bootstrap, const std::string& topic,
+            long records, int record_size, long rate, const std::string& acks) {
+  auto producer = fjord::Producer::Create(
+      {{"bootstrap.servers", bootstrap}, {"acks", acks}, {"linger.ms", "0"}});
+  auto consumer = fjord::Consumer::Create(
+      {{"bootstrap.servers", bootstrap}, {"fetch.max.wait.ms", "100"}});
+  if (!producer.ok() || !consumer.ok()) return 1;
+  std::string value(std::max<size_t>(record_size, 8), 'x');
+  fjord::ProducerRecord r;
+  r.topic = topic;
+  r.partition = 0;
+  r.value = value;
+  if (!(*producer)->Send(r).get().ok()) return 1;  // creates the topic
+  if (!(*consumer)->Assign({{topic, 0}}).ok()) return 1;
+  if (!(*consumer)->SeekToEnd({}).ok()) return 1;
+  if (!(*consumer)->Position({topic, 0}).ok()) return 1;
+  std::vector<int64_t> latencies;
+  latencies.reserve(static_cast<size_t>(records));
+  std::thread reader([&] {
+    while (static_cast<long>(latencies.size()) < records) {
+      auto polled = (*consumer)->Poll(std::chrono::seconds(5));
+      if (!polled.ok() || polled->empty()) return;
+      const int64_t now =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+              std::chrono::steady_clock::now().time_since_epoch())
+              .count();
+      for (const fjord::ConsumerRecord& rec : *polled) {
+        int64_t sent;
+        std::memcpy(&sent, rec.value->data(), 8);
+        latencies.push_back(now - sent);
+      }
+    }
+  });
+  const auto start = std::chrono::steady_clock::now();
+  for (long i = 0; i < records; i++) {
+    const auto due = start + std::chrono::nanoseconds(i * 1'000'000'000 / rate);
+    std::this_thread::sleep_until(due);
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    std::memcpy(value.data(), &now, 8);
+    (*producer)->Send(r, nullptr);
+  }
+  (void)(*producer)->Flush();
+  reader.join();
+  if (latencies.empty()) return 1;
+  std::sort(latencies.begin(), latencies.end());
+  auto pct = [&](double q) {
+    return latencies[std::min(latencies.size() - 1,
+                              static_cast<size_t>(q * latencies.size()))] /
+           1000.0;
+  };
+  std::printf(
+      "{\"mode\":\"e2e\",\"records\":%zu,\"rate\":%ld,\"acks\":\"%s\","
+      "\"latency_us\":{\"p50\":%.0f,\"p99\":%.0f,\"p99.9\":%.0f,"
+      "\"max\":%.0f}}\n",
+      latencies.size(), rate, acks.c_str(), pct(0.5), pct(0.99), pct(0.999),
+      latencies.back() / 1000.0);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,7 +195,7 @@ int main(int argc, char** argv) {
   long records = 1000000;
   int record_size = 100, partitions = 1, batch_size = 1000000, linger_ms = 5,
       fetch_bytes = 1048576;
-  app.add_option("mode", mode, "produce, consume or delete (the topic)")
+  app.add_option("mode", mode, "produce, consume, e2e or delete (the topic)")
       ->required();
   app.add_option("--bootstrap", bootstrap);
   app.add_option("--admin", admin, "gRPC admin host:port (creates the topic)");
@@ -141,12 +209,17 @@ int main(int argc, char** argv) {
   app.add_option("--linger-ms", linger_ms);
   app.add_option("--idempotence", idempotence);
   app.add_option("--max-partition-fetch-bytes", fetch_bytes);
+  long throughput = 10000;
+  app.add_option("--throughput", throughput, "e2e: records/s");
   CLI11_PARSE(app, argc, argv);
   if (mode == "delete") {
     auto a = fjord::Admin::Create({{"admin.servers", admin}});
     if (!a.ok()) return 1;
     absl::Status s = (*a)->DeleteTopic(topic);
     return s.ok() ? 0 : 1;
+  }
+  if (mode == "e2e") {
+    return Latency(bootstrap, topic, records, record_size, throughput, acks);
   }
   if (mode == "produce") {
     return Produce(bootstrap, admin, topic, records, record_size, partitions,

@@ -63,7 +63,10 @@ class Consumer::Impl {
     bool reset_in_flight = false;
     int64_t retry_at_ms = 0;  // after a failed fetch or ListOffsets
     int buffered = 0;         // completed fetches queued (current epoch)
-    absl::Status error;       // returned by Poll until a seek clears it
+    // The last Fetch found nothing past fetch_offset: a Fetch of only such
+    // partitions waits fetch.max.wait.ms at the broker.
+    bool caught_up = false;
+    absl::Status error;  // returned by Poll until a seek clears it
   };
 
   struct CompletedFetch {

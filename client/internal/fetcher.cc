@@ -3,6 +3,8 @@
 // soon as the previous answer is queued (while the application works on
 // it), and ListOffsets for seeks to an end or a timestamp and for
 // auto.offset.reset.
+#include <set>
+
 #include "absl/strings/str_format.h"
 #include "client/internal/consumer_impl.h"
 #include "client/internal/errors.h"
@@ -71,6 +73,9 @@ void Consumer::Impl::Run() {
   int64_t next = INT64_MAX;
   std::map<int32_t, std::vector<std::shared_ptr<PartitionState>>> fetches,
       resets;
+  // Nodes with a partition held back only because its answers wait for
+  // Poll, and nodes with a partition that may have data now.
+  std::set<int32_t> held_back, has_data;
   {
     absl::MutexLock l(&mu_);
     if (closed_) return;
@@ -101,10 +106,12 @@ void Consumer::Impl::Run() {
         if (!ps->reset_in_flight) resets[leader].push_back(ps);
         continue;
       }
-      if (ps->fetch_offset < 0 || ps->paused || ps->fetch_in_flight ||
-          ps->buffered >= kMaxBufferedFetches) {
+      if (ps->fetch_offset < 0 || ps->paused || ps->fetch_in_flight) continue;
+      if (ps->buffered >= kMaxBufferedFetches) {
+        held_back.insert(leader);
         continue;
       }
+      if (!ps->caught_up) has_data.insert(leader);
       fetches[leader].push_back(ps);
     }
     if (want_metadata) net_.RequestMetadataUpdate();
@@ -112,6 +119,10 @@ void Consumer::Impl::Run() {
   for (auto& [node, parts] : resets) SendListOffsets(node, std::move(parts));
   for (auto& [node, parts] : fetches) {
     if (fetching_[node]) continue;  // one Fetch per broker at a time
+    // A Fetch of caught-up partitions alone would park at the broker while
+    // the held-back ones (answered in order on the same connection) wait:
+    // send it after Poll has made room instead.
+    if (held_back.count(node) && !has_data.count(node)) continue;
     SendFetch(node, std::move(parts));
   }
   if (next != INT64_MAX) ScheduleRun(next);
@@ -306,6 +317,7 @@ void Consumer::Impl::OnFetch(int32_t node,
             ps->fetch_offset = -1;
             ps->epoch++;
             ps->buffered = 0;
+            ps->caught_up = false;
             break;
           case ConsumerConfig::OffsetReset::kNone:
             ps->error = absl::OutOfRangeError(absl::StrFormat(
@@ -327,6 +339,8 @@ void Consumer::Impl::OnFetch(int32_t node,
         }
         continue;
       }
+      ps->caught_up =
+          answer->records.empty() && answer->high_watermark <= ps->fetch_offset;
       // Whole batches only (a broker may cut the last one short).
       size_t whole = 0;
       int64_t next = ps->fetch_offset;
