@@ -1,5 +1,7 @@
 #include "fjord/producer.h"
 
+#include <thread>
+
 #include "absl/strings/str_format.h"
 #include "client/internal/errors.h"
 #include "client/internal/producer_impl.h"
@@ -125,6 +127,10 @@ absl::StatusOr<Producer::Impl::Topic*> Producer::Impl::WaitForTopic(
   for (;;) {
     if (t->partition_count() > 0) return t;
     if (!fatal_error_.ok()) return fatal_error_;
+    if (closed_.load()) {
+      return absl::FailedPreconditionError(
+          "the producer was closed while Send waited for metadata");
+    }
     if (t->metadata_error.load() == kErrInvalidTopic) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "the broker refuses topic name '%s' (INVALID_TOPIC_EXCEPTION)",
@@ -158,7 +164,14 @@ void Producer::Impl::Send(const ProducerRecord& record,
     md.timestamp = record.timestamp.value_or(-1);
     callback(s, md);
   };
-  if (closed_.load(std::memory_order_relaxed)) {
+  // Close waits for Sends in progress, so a record either sees closed_ or
+  // is in a batch before Close's final flush (both seq_cst: Dekker).
+  sends_in_progress_.fetch_add(1, std::memory_order_seq_cst);
+  struct Leave {
+    std::atomic<int>* n;
+    ~Leave() { n->fetch_sub(1, std::memory_order_release); }
+  } leave{&sends_in_progress_};
+  if (closed_.load(std::memory_order_seq_cst)) {
     fail(absl::FailedPreconditionError("Send after the producer was closed"),
          record.partition.value_or(-1));
     return;
@@ -258,10 +271,20 @@ absl::Status Producer::Impl::Flush(std::chrono::milliseconds timeout) {
 }
 
 absl::Status Producer::Impl::Close(std::chrono::milliseconds timeout) {
-  if (closed_.exchange(true)) return absl::OkStatus();
   if (net_.OnIoThread()) {
     return absl::FailedPreconditionError(
         "Close from a delivery callback would wait for itself");
+  }
+  if (closed_.exchange(true, std::memory_order_seq_cst)) {
+    return absl::OkStatus();
+  }
+  {
+    absl::MutexLock l(&topics_mu_);  // wakes Sends waiting for metadata
+    topics_cv_.SignalAll();
+  }
+  // Sends that passed the closed_ check finish appending first.
+  while (sends_in_progress_.load(std::memory_order_acquire) > 0) {
+    std::this_thread::yield();
   }
   absl::Status flushed = Flush(timeout);
   if (!flushed.ok()) {

@@ -107,6 +107,7 @@ class Producer::Impl {
   absl::Status fatal_error_ ABSL_GUARDED_BY(topics_mu_);
 
   std::atomic<bool> closed_{false};
+  std::atomic<int> sends_in_progress_{0};
   std::atomic<bool> wake_pending_{false};
   std::atomic<int> flushing_{0};
   std::atomic<bool> abort_{false};  // Close timed out: fail what is left
