@@ -227,6 +227,9 @@ void NetworkClient::MaybeUpdateMetadata() {
           return;
         }
         OnMetadata(m);
+        // Asked for again while this one was in flight (a topic added, a
+        // leader lost): another one, after the backoff.
+        if (metadata_wanted_) MaybeUpdateMetadata();
       });
 }
 
