@@ -17,6 +17,8 @@ packages=(
   catch2 libbenchmark-dev clang libclang-rt-14-dev
   # independent Kafka clients for end-to-end tests
   kcat librdkafka-dev
+  # the peers fjord is measured beside (perf/peers.sh, tests/perf/)
+  nats-server redis-server redis-tools
 )
 
 missing=()

@@ -65,7 +65,7 @@ absl::StatusOr<Rows> DecodeRows(std::string_view name, size_t nfields,
   Rows rows;
   for (size_t i = 2; i < lines.size(); i++) {
     std::vector<absl::string_view> f = absl::StrSplit(lines[i], ' ');
-    int32_t partition;
+    int32_t partition = 0;
     std::vector<std::string> fields;
     bool ok = f.size() == 2 + nfields && IsValidTopicName(ToStd(f[0])) &&
               absl::SimpleAtoi(f[1], &partition);

@@ -8,11 +8,11 @@
 namespace fjord::log {
 
 OffsetMap::OffsetMap(size_t budget_bytes, double load_factor)
-    : slots_(std::max<size_t>(budget_bytes / kSlotBytes, 2)),
+    : slot_count_(std::max<size_t>(budget_bytes / kSlotBytes, 2)),
       max_entries_(std::max<size_t>(
-          1, static_cast<size_t>(static_cast<double>(slots_.size()) *
+          1, static_cast<size_t>(static_cast<double>(slot_count_) *
                                  load_factor))) {
-  max_entries_ = std::min(max_entries_, slots_.size() - 1);
+  max_entries_ = std::min(max_entries_, slot_count_ - 1);
 }
 
 void OffsetMap::Hash(std::string_view key, uint64_t* h1, uint64_t* h2) {
@@ -33,6 +33,7 @@ size_t OffsetMap::Find(uint64_t h1, uint64_t h2) const {
 }
 
 bool OffsetMap::Put(std::string_view key, int64_t offset) {
+  if (slots_.empty()) slots_.resize(slot_count_);
   uint64_t h1, h2;
   Hash(key, &h1, &h2);
   Slot& s = slots_[Find(h1, h2)];
@@ -47,6 +48,7 @@ bool OffsetMap::Put(std::string_view key, int64_t offset) {
 }
 
 std::optional<int64_t> OffsetMap::Get(std::string_view key) const {
+  if (size_ == 0) return std::nullopt;
   uint64_t h1, h2;
   Hash(key, &h1, &h2);
   const Slot& s = slots_[Find(h1, h2)];
@@ -55,7 +57,11 @@ std::optional<int64_t> OffsetMap::Get(std::string_view key) const {
 }
 
 void OffsetMap::Clear() {
-  std::fill(slots_.begin(), slots_.end(), Slot{});
+  if (slots_.empty()) {
+    slots_.resize(slot_count_);  // value-initialized: all empty
+  } else {
+    std::fill(slots_.begin(), slots_.end(), Slot{});
+  }
   size_ = 0;
 }
 

@@ -2,8 +2,10 @@
 // budget. Keys are stored as 128-bit hashes (two independent 64-bit hashes),
 // as Kafka's SkimpyOffsetMap stores an MD5: a collision would make the
 // cleaner treat two keys as one, which at 128 bits is not a practical
-// concern. Open addressing with linear probing; never grows. Not
-// thread-safe.
+// concern. Open addressing with linear probing; never grows. The slots are
+// allocated by the first Clear() or Put(), not by the constructor, so an
+// idle cleaner (no compacted topic) costs no memory and a broker start does
+// not page in the whole budget. Not thread-safe.
 #ifndef FJORD_LOG_OFFSET_MAP_H_
 #define FJORD_LOG_OFFSET_MAP_H_
 
@@ -33,6 +35,7 @@ class OffsetMap {
 
   size_t size() const { return size_; }
   size_t max_entries() const { return max_entries_; }
+  // Bytes of slots allocated: 0 before first use, then the budget.
   size_t memory_bytes() const { return slots_.size() * kSlotBytes; }
 
  private:
@@ -42,9 +45,11 @@ class OffsetMap {
     int64_t offset = 0;
   };
   static void Hash(std::string_view key, uint64_t* h1, uint64_t* h2);
+  // REQUIRES: slots_ allocated.
   size_t Find(uint64_t h1, uint64_t h2) const;
 
-  std::vector<Slot> slots_;
+  const size_t slot_count_;
+  std::vector<Slot> slots_;  // empty until first use, then slot_count_
   size_t max_entries_;
   size_t size_ = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "absl/strings/str_format.h"
 #include "log/file_names.h"
@@ -86,13 +87,14 @@ absl::Status Segment::OpenIndexes(bool active) {
     if (absl::IsNotFound(index.status())) {
       spdlog::warn("{}: missing, rebuilding it", path);
       index = open_fn(fs_, path, base_, config_.index_bytes);
+      if (suffix == kTimeIndexSuffix) time_index_rebuilt_ = true;
     }
     if (!index.ok()) return index.status();
     *out = std::move(*index);
     return absl::OkStatus();
   };
-  RETURN_IF_ERROR(open_or_create(kIndexSuffix, OffsetIndex::Open,
-                                 &offset_index_));
+  RETURN_IF_ERROR(
+      open_or_create(kIndexSuffix, OffsetIndex::Open, &offset_index_));
   return open_or_create(kTimeIndexSuffix, TimeIndex::Open, &time_index_);
 }
 
@@ -142,14 +144,16 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(
   if (active && config.preallocate && file_size < config.segment_bytes) {
     absl::Status s = seg->log_file_->Allocate(config.segment_bytes);
     if (!s.ok()) {
-      spdlog::warn("{}: cannot preallocate ({}); appends will report space "
-                   "errors as they happen", log_path, s.message());
+      spdlog::warn(
+          "{}: cannot preallocate ({}); appends will report space "
+          "errors as they happen",
+          log_path, s.message());
     }
     ASSIGN_OR_RETURN(file_size, seg->log_file_->Size());
   }
   seg->file_size_ = file_size;
-  RETURN_IF_ERROR(seg->MapLog(std::max<uint64_t>(
-      file_size, active ? config.segment_bytes : 0)));
+  RETURN_IF_ERROR(seg->MapLog(
+      std::max<uint64_t>(file_size, active ? config.segment_bytes : 0)));
   RETURN_IF_ERROR(seg->OpenIndexes(active));
   if (expect_at_trusted_end && trusted_end > 0 &&
       trusted_end + batch_layout::kHeaderSize <= file_size) {
@@ -158,8 +162,10 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(
     bool zeros = std::all_of(at, at + batch_layout::kHeaderSize,
                              [](uint8_t b) { return b == 0; });
     if (!zeros && (!h.ok() || h->base() != *expect_at_trusted_end)) {
-      spdlog::warn("{}: recovery point does not match the segment (rewritten "
-                   "by the cleaner?); scanning all of it", log_path);
+      spdlog::warn(
+          "{}: recovery point does not match the segment (rewritten "
+          "by the cleaner?); scanning all of it",
+          log_path);
       trusted_end = 0;
       recover = true;
     }
@@ -176,8 +182,10 @@ absl::StatusOr<std::unique_ptr<Segment>> Segment::Open(
     trusted_end = seg->size_;
   }
   if (seg->size_ < trusted_end) {
-    spdlog::error("{}: flushed data is unreadable at byte {} ({}); "
-                  "recovering from there", log_path, seg->size_, error);
+    spdlog::error(
+        "{}: flushed data is unreadable at byte {} ({}); "
+        "recovering from there",
+        log_path, seg->size_, error);
     recover = true;
   }
   seg->flushed_size_ = seg->size_;
@@ -217,10 +225,16 @@ absl::Status Segment::LoadTrusted(uint64_t trusted_end, std::string* error) {
     start = last.position;
     start_offset = last.offset;
   }
+  // The time index must cover everything before the walk starts. It does
+  // unless it was missing or damaged (an entry that breaks its order); then
+  // walk from where its valid prefix ends instead. Its last entry alone
+  // proves nothing: timestamps that do not increase add no entries, and
+  // walking a whole segment on every start for that would make restart time
+  // depend on total data.
+  const bool time_index_damaged = time_index_->TruncateToValidPrefix(Offset(
+                                      std::numeric_limits<int64_t>::max())) > 0;
   time_index_->TruncateToValidPrefix(start_offset);
-  // The time index must cover everything before the walk starts. If it
-  // stops short (lost or torn), walk from where it stops instead.
-  {
+  if (time_index_rebuilt_ || time_index_damaged) {
     auto last_t = time_index_->Last();
     const Offset covered = last_t ? last_t->offset + 1 : base_;
     if (covered < start_offset) {
@@ -294,9 +308,10 @@ absl::Status Segment::RecoverFrom(uint64_t from, RecoveryStats* stats) {
       break;
     }
     if (h->size_bytes() > limit - pos) {
-      reason = absl::StrFormat("batch at byte %d claims %d bytes, past the end "
-                               "of the file (torn write)",
-                               pos, h->size_bytes());
+      reason = absl::StrFormat(
+          "batch at byte %d claims %d bytes, past the end "
+          "of the file (torn write)",
+          pos, h->size_bytes());
       break;
     }
     auto valid = ValidateBatch(std::span(data + pos, h->size_bytes()));
@@ -305,9 +320,10 @@ absl::Status Segment::RecoverFrom(uint64_t from, RecoveryStats* stats) {
       break;
     }
     if (h->base() < next_offset_ || !offset_index_->CanHold(h->last())) {
-      reason = absl::StrFormat("batch at byte %d has base offset %d, below "
-                               "the expected %d", pos, h->base_offset,
-                               next_offset_.value());
+      reason = absl::StrFormat(
+          "batch at byte %d has base offset %d, below "
+          "the expected %d",
+          pos, h->base_offset, next_offset_.value());
       break;
     }
     IndexBatch(*h, pos);
@@ -320,8 +336,10 @@ absl::Status Segment::RecoverFrom(uint64_t from, RecoveryStats* stats) {
   if (garbage_end > pos) {
     stats->bytes_truncated += garbage_end - pos;
     stats->reason = reason;
-    spdlog::warn("{}: discarding {} bytes of torn or corrupt data from byte "
-                 "{} ({})", log_file_->path(), garbage_end - pos, pos, reason);
+    spdlog::warn(
+        "{}: discarding {} bytes of torn or corrupt data from byte "
+        "{} ({})",
+        log_file_->path(), garbage_end - pos, pos, reason);
     // Zeroed and synced so the dropped bytes can never be read back as
     // batches after later appends land next to them.
     RETURN_IF_ERROR(WriteZeros(log_file_.get(), pos, garbage_end));
@@ -381,9 +399,9 @@ absl::StatusOr<SegmentSlice> Segment::Read(Offset start, size_t max_bytes,
   const uint8_t* data = map_->data();
   uint64_t pos = offset_index_->Lookup(start).position;
   auto corrupt = [&](uint64_t at, const absl::Status& s) {
-    return absl::DataLossError(absl::StrFormat(
-        "%s: corrupt batch at byte %d: %s", log_file_->path(), at,
-        s.message()));
+    return absl::DataLossError(
+        absl::StrFormat("%s: corrupt batch at byte %d: %s", log_file_->path(),
+                        at, s.message()));
   };
   // Skip to the batch that contains `start`.
   while (pos < size_) {
@@ -401,8 +419,8 @@ absl::StatusOr<SegmentSlice> Segment::Read(Offset start, size_t max_bytes,
     auto h = ParseBatchHeader(data + pos, size_ - pos);
     if (!h.ok() || h->size_bytes() > size_ - pos) {
       if (total == 0) {
-        return corrupt(pos, h.ok() ? absl::DataLossError("bad length")
-                                   : h.status());
+        return corrupt(pos,
+                       h.ok() ? absl::DataLossError("bad length") : h.status());
       }
       break;
     }
@@ -511,7 +529,8 @@ absl::Status Segment::Activate() {
     RETURN_IF_ERROR(log_file_->Allocate(config_.segment_bytes));
   }
   ASSIGN_OR_RETURN(file_size_, log_file_->Size());
-  RETURN_IF_ERROR(MapLog(std::max<uint64_t>(file_size_, config_.segment_bytes)));
+  RETURN_IF_ERROR(
+      MapLog(std::max<uint64_t>(file_size_, config_.segment_bytes)));
   RETURN_IF_ERROR(offset_index_->file().Reopen(config_.index_bytes));
   RETURN_IF_ERROR(time_index_->file().Reopen(config_.index_bytes));
   sealed_ = false;
@@ -554,8 +573,8 @@ absl::Status Segment::MarkDeleted() {
   const std::string old_suffix = file_suffix_;
   for (auto kind : {kLogSuffix, kIndexSuffix, kTimeIndexSuffix}) {
     std::string from = SegmentFileName(dir_, base_, kind) + old_suffix;
-    std::string to = SegmentFileName(dir_, base_, kind) +
-                     std::string(kDeletedFileSuffix);
+    std::string to =
+        SegmentFileName(dir_, base_, kind) + std::string(kDeletedFileSuffix);
     absl::Status s = fs_->Rename(from, to);
     if (!s.ok() && !absl::IsNotFound(s)) return s;
     // Once the .log is renamed the segment is gone for a restart; the

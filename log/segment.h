@@ -33,9 +33,9 @@ struct SegmentConfig {
 // What a recovery scan found.
 struct RecoveryStats {
   uint64_t batches_scanned = 0;
-  uint64_t bytes_scanned = 0;   // bytes whose CRC was checked
-  uint64_t bytes_truncated = 0; // non-zero bytes dropped past the valid end
-  std::string reason;           // why the scan stopped early, if it did
+  uint64_t bytes_scanned = 0;    // bytes whose CRC was checked
+  uint64_t bytes_truncated = 0;  // non-zero bytes dropped past the valid end
+  std::string reason;            // why the scan stopped early, if it did
 };
 
 // Whole batches in a segment's mapping; `mapping` keeps the bytes alive
@@ -174,6 +174,8 @@ class Segment {
   std::shared_ptr<Mapping> map_;  // shared with readers' slices
   std::unique_ptr<OffsetIndex> offset_index_;
   std::unique_ptr<TimeIndex> time_index_;
+  // The .timeindex was missing at open and starts empty: it covers nothing.
+  bool time_index_rebuilt_ = false;
 
   uint64_t size_ = 0;
   uint64_t flushed_size_ = 0;

@@ -134,16 +134,43 @@ TEST_CASE("Regression: a flushed segment cut by corruption keeps later segments;
     for (int i = 0; i < 10; i++) MustAppend(*log, MakeBatch(1, "b", 100));
     REQUIRE(log->Close().ok());
   }
+  // A trusted segment is not rescanned at open (restart time must not
+  // depend on total data), but the walk from its last index entry to its
+  // end is checked: corrupt the last batch, which that walk reads.
   const uint64_t bs = MakeBatch(1, "a", 100).size();
   testing::WriteFileBytes(SegmentFileName(d.path(), Offset(0), kLogSuffix),
-                          5 * bs + 16, std::string(1, '\x07'));  // bad magic
+                          9 * bs + 16, std::string(1, '\x07'));  // bad magic
   auto log = MustOpen(d.path(), c, {}, {}, true);
   CHECK(log->segment_count() == 2);
   CHECK(log->log_end_offset() == Offset(20));
   auto recs = ReadAll(*log);
-  REQUIRE(recs.size() == 15);
-  CHECK(recs[4].offset == 4);
-  CHECK(recs[5].offset == 10);  // offsets 5-9 were lost to the corruption
+  REQUIRE(recs.size() == 19);
+  CHECK(recs[8].offset == 8);
+  CHECK(recs[9].offset == 10);  // offset 9 was lost to the corruption
+}
+
+TEST_CASE("Regression: corruption inside a trusted segment is refused on read",
+          "[log][regression]") {
+  // Batches with equal timestamps leave the time index with one entry; a
+  // clean open must still trust the indexes rather than walk the segment,
+  // and a corrupt batch in the middle is then caught by its CRC on read.
+  TempDir d;
+  LogConfig c = SmallConfig();
+  {
+    auto log = MustOpen(d.path(), c, {}, {}, false);
+    for (int i = 0; i < 10; i++) MustAppend(*log, MakeBatch(1, "a", 100));
+    REQUIRE(log->Close().ok());
+  }
+  const uint64_t bs = MakeBatch(1, "a", 100).size();
+  testing::WriteFileBytes(SegmentFileName(d.path(), Offset(0), kLogSuffix),
+                          5 * bs + 70, std::string(1, '\x01'));  // a record
+  auto log = MustOpen(d.path(), c, {}, {}, true);
+  CHECK(log->log_end_offset() == Offset(10));
+  auto before = log->Read(Offset(4), 1);
+  REQUIRE(before.ok());
+  CHECK(before->next_offset == Offset(5));
+  auto bad = log->Read(Offset(5), 1 << 20);
+  CHECK(absl::IsDataLoss(bad.status()));
 }
 
 TEST_CASE("Regression: a checkpoint naming a truncated-away segment does not vouch for the one before it",
