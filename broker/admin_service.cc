@@ -145,12 +145,16 @@ class AdminService::Impl final : public v1::Admin::Service {
     if (s.ok()) s = topics_->Delete(request->name());
     return ToGrpcStatus(s);
   }
-  grpc::Status ListTopics(grpc::ServerContext*, const v1::ListTopicsRequest*,
+  grpc::Status ListTopics(grpc::ServerContext*,
+                          const v1::ListTopicsRequest* request,
                           v1::ListTopicsResponse* response) override {
     for (const TopicInfo& t : topics_->List()) {  // sorted by name
+      const bool internal = IsInternalTopic(t.name);
+      if (internal && !request->include_internal()) continue;
       v1::TopicSummary* s = response->add_topics();
       s->set_name(t.name);
       s->set_partitions(t.partitions);
+      s->set_internal(internal);
     }
     return grpc::Status::OK;
   }

@@ -414,7 +414,7 @@ RequestHandler::Frame RequestHandler::HandleMetadata(const RequestHeader& h,
   auto describe = [&](const TopicInfo& t) {
     auto& rt = resp.topics.emplace_back();
     rt.name = t.name;
-    rt.is_internal = t.name.rfind("__", 0) == 0;
+    rt.is_internal = IsInternalTopic(t.name);
     for (int32_t p = 0; p < t.partitions; p++) {
       rt.partitions.push_back({kafka::kNone,
                                p,

@@ -1,6 +1,7 @@
 #include "log/record_batch.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 #include "absl/strings/str_format.h"
@@ -45,16 +46,16 @@ absl::StatusOr<BatchHeader> ParseBatchHeader(const uint8_t* data,
         "batch length %d is shorter than the batch header", h.batch_length));
   }
   if ((h.attributes & L::kCodecMask) > 4) {
-    return absl::DataLossError(absl::StrFormat(
-        "unknown compression codec %d", h.attributes & L::kCodecMask));
+    return absl::DataLossError(absl::StrFormat("unknown compression codec %d",
+                                               h.attributes & L::kCodecMask));
   }
   if (h.last_offset_delta < 0 || h.record_count < 0) {
-    return absl::DataLossError(absl::StrFormat(
-        "negative lastOffsetDelta %d or recordCount %d", h.last_offset_delta,
-        h.record_count));
+    return absl::DataLossError(
+        absl::StrFormat("negative lastOffsetDelta %d or recordCount %d",
+                        h.last_offset_delta, h.record_count));
   }
-  if (h.base_offset > std::numeric_limits<int64_t>::max() -
-                          h.last_offset_delta) {
+  if (h.base_offset >
+      std::numeric_limits<int64_t>::max() - h.last_offset_delta) {
     return absl::DataLossError("batch offsets overflow int64");
   }
   return h;
@@ -114,8 +115,8 @@ bool ReadBytes(const uint8_t** p, const uint8_t* end,
 
 }  // namespace
 
-absl::Status DecodeRecords(std::span<const uint8_t> batch,
-                           std::string* scratch, std::vector<Record>* out) {
+absl::Status DecodeRecords(std::span<const uint8_t> batch, std::string* scratch,
+                           std::vector<Record>* out) {
   ASSIGN_OR_RETURN(BatchHeader h, ParseBatchHeader(batch.data(), batch.size()));
   if (h.size_bytes() != batch.size()) {
     return absl::DataLossError("batch size does not match its header");
@@ -125,13 +126,14 @@ absl::Status DecodeRecords(std::span<const uint8_t> batch,
   if (h.codec() != Codec::kNone) {
     scratch->clear();
     RETURN_IF_ERROR(Decompress(
-        h.codec(),
-        std::string_view(reinterpret_cast<const char*>(p), end - p), scratch));
+        h.codec(), std::string_view(reinterpret_cast<const char*>(p), end - p),
+        scratch));
     p = reinterpret_cast<const uint8_t*>(scratch->data());
     end = p + scratch->size();
   }
   // Each record takes at least 7 bytes, which bounds a hostile recordCount.
-  if (static_cast<size_t>(h.record_count) > static_cast<size_t>(end - p) / 7 + 1) {
+  if (static_cast<size_t>(h.record_count) >
+      static_cast<size_t>(end - p) / 7 + 1) {
     return Malformed(h, "record count exceeds what the bytes can hold");
   }
   const bool log_append_time = h.attributes & L::kTimestampTypeBit;
@@ -187,34 +189,47 @@ absl::Status DecodeRecords(std::span<const uint8_t> batch,
 
 namespace {
 
-void AppendRecordBytes(std::string* s, std::optional<std::string_view> v) {
-  if (!v) {
-    internal::AppendVarint32(s, -1);
-    return;
-  }
-  internal::AppendVarint32(s, static_cast<int32_t>(v->size()));
-  s->append(v->data(), v->size());
+inline size_t BytesFieldSize(std::optional<std::string_view> v) {
+  if (!v) return 1;  // varint(-1)
+  return internal::VarintSize32(static_cast<int32_t>(v->size())) + v->size();
 }
 
-// Appends one record (length-prefixed) to `out`.
+inline char* WriteBytesField(char* p, std::optional<std::string_view> v) {
+  if (!v) return internal::WriteVarint32(p, -1);
+  p = internal::WriteVarint32(p, static_cast<int32_t>(v->size()));
+  if (!v->empty()) std::memcpy(p, v->data(), v->size());
+  return p + v->size();
+}
+
+// Appends one record (length-prefixed) to `out`, encoding it in place: the
+// body's size is computed first so nothing is built twice.
 void EncodeRecord(int64_t timestamp_delta, int32_t offset_delta,
                   std::optional<std::string_view> key,
                   std::optional<std::string_view> value,
-                  const std::vector<RecordHeader>& headers, std::string* out) {
-  thread_local std::string body;
-  body.clear();
-  body.push_back(0);  // attributes
-  internal::AppendVarint64(&body, timestamp_delta);
-  internal::AppendVarint32(&body, offset_delta);
-  AppendRecordBytes(&body, key);
-  AppendRecordBytes(&body, value);
-  internal::AppendVarint32(&body, static_cast<int32_t>(headers.size()));
+                  std::span<const RecordHeader> headers, std::string* out) {
+  size_t body = 1 + internal::VarintSize64(timestamp_delta) +
+                internal::VarintSize32(offset_delta) + BytesFieldSize(key) +
+                BytesFieldSize(value) +
+                internal::VarintSize32(static_cast<int32_t>(headers.size()));
   for (const auto& hd : headers) {
-    AppendRecordBytes(&body, hd.key);
-    AppendRecordBytes(&body, hd.value);
+    body += BytesFieldSize(hd.key) + BytesFieldSize(hd.value);
   }
-  internal::AppendVarint32(out, static_cast<int32_t>(body.size()));
-  out->append(body);
+  const size_t total =
+      internal::VarintSize32(static_cast<int32_t>(body)) + body;
+  const size_t at = out->size();
+  out->resize(at + total);
+  char* p = out->data() + at;
+  p = internal::WriteVarint32(p, static_cast<int32_t>(body));
+  *p++ = 0;  // attributes
+  p = internal::WriteVarint64(p, timestamp_delta);
+  p = internal::WriteVarint32(p, offset_delta);
+  p = WriteBytesField(p, key);
+  p = WriteBytesField(p, value);
+  p = internal::WriteVarint32(p, static_cast<int32_t>(headers.size()));
+  for (const auto& hd : headers) {
+    p = WriteBytesField(p, hd.key);
+    p = WriteBytesField(p, hd.value);
+  }
 }
 
 // Fills in the 61-byte header of `out` (records already after it) and the
@@ -281,41 +296,82 @@ absl::StatusOr<std::string> RebuildBatch(
   return out;
 }
 
-BatchBuilder::BatchBuilder(BatchOptions options) : options_(options) {}
+BatchBuilder::BatchBuilder(BatchOptions options) : options_(options) {
+  buffer_.resize(L::kHeaderSize);
+}
 
 void BatchBuilder::Add(const RecordInput& record) {
-  if (count_ == 0) {
-    base_timestamp_ = record.timestamp;
-    max_timestamp_ = record.timestamp;
-  }
-  max_timestamp_ = std::max(max_timestamp_, record.timestamp);
+  Add(record.key, record.value, record.headers, record.timestamp);
+}
 
-  EncodeRecord(record.timestamp - base_timestamp_, count_, record.key,
-               record.value, record.headers, &records_);
+void BatchBuilder::Add(std::optional<std::string_view> key,
+                       std::optional<std::string_view> value,
+                       std::span<const RecordHeader> headers,
+                       int64_t timestamp) {
+  if (count_ == 0) {
+    base_timestamp_ = timestamp;
+    max_timestamp_ = timestamp;
+  }
+  max_timestamp_ = std::max(max_timestamp_, timestamp);
+  EncodeRecord(timestamp - base_timestamp_, count_, key, value, headers,
+               &buffer_);
   count_++;
 }
 
-absl::StatusOr<std::string> BatchBuilder::Build() {
+size_t BatchBuilder::MaxRecordBytes(std::optional<std::string_view> key,
+                                    std::optional<std::string_view> value,
+                                    std::span<const RecordHeader> headers) {
+  size_t body = 1 + internal::kMaxVarint64Bytes + internal::kMaxVarint32Bytes +
+                BytesFieldSize(key) + BytesFieldSize(value) +
+                internal::VarintSize32(static_cast<int32_t>(headers.size()));
+  for (const auto& hd : headers) {
+    body += BytesFieldSize(hd.key) + BytesFieldSize(hd.value);
+  }
+  return internal::kMaxVarint32Bytes + body;
+}
+
+void BatchBuilder::SetProducer(int64_t producer_id, int16_t producer_epoch,
+                               int32_t base_sequence) {
+  options_.producer_id = producer_id;
+  options_.producer_epoch = producer_epoch;
+  options_.base_sequence = base_sequence;
+}
+
+void BatchBuilder::Reserve(size_t bytes) {
+  buffer_.reserve(L::kHeaderSize + bytes);
+}
+
+void BatchBuilder::Reset(BatchOptions options) {
+  options_ = options;
+  buffer_.resize(L::kHeaderSize);
+  compressed_.clear();
+  count_ = 0;
+  base_timestamp_ = 0;
+  max_timestamp_ = 0;
+}
+
+absl::StatusOr<std::span<uint8_t>> BatchBuilder::Finish() {
   if (count_ == 0) {
     return absl::InvalidArgumentError("a batch needs at least one record");
   }
-  std::string out(L::kHeaderSize, '\0');
-  if (options_.codec == Codec::kNone) {
-    out.append(records_);
-  } else {
-    RETURN_IF_ERROR(
-        Compress(options_.codec, records_, &out, options_.compression_level));
+  std::string* out = &buffer_;
+  if (options_.codec != Codec::kNone) {
+    compressed_.assign(L::kHeaderSize, '\0');
+    RETURN_IF_ERROR(Compress(options_.codec,
+                             std::string_view(buffer_).substr(L::kHeaderSize),
+                             &compressed_, options_.compression_level));
+    out = &compressed_;
   }
-  if (out.size() - L::kLogOverhead >
+  if (out->size() - L::kLogOverhead >
       static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     return absl::InvalidArgumentError("batch larger than 2 GiB");
   }
-  auto* d = reinterpret_cast<uint8_t*>(out.data());
+  auto* d = reinterpret_cast<uint8_t*>(out->data());
   int16_t attributes = static_cast<int16_t>(options_.codec);
   if (options_.log_append_time) attributes |= L::kTimestampTypeBit;
   StoreBE<int64_t>(d + L::kBaseOffset, options_.base_offset);
   StoreBE<int32_t>(d + L::kBatchLength,
-                   static_cast<int32_t>(out.size() - L::kLogOverhead));
+                   static_cast<int32_t>(out->size() - L::kLogOverhead));
   StoreBE<int32_t>(d + L::kPartitionLeaderEpoch,
                    options_.partition_leader_epoch);
   d[L::kMagic] = L::kMagicV2;
@@ -327,11 +383,18 @@ absl::StatusOr<std::string> BatchBuilder::Build() {
   StoreBE<int16_t>(d + L::kProducerEpoch, options_.producer_epoch);
   StoreBE<int32_t>(d + L::kBaseSequence, options_.base_sequence);
   StoreBE<int32_t>(d + L::kRecordCount, count_);
-  StoreBE<uint32_t>(
-      d + L::kCrc,
-      ComputeBatchCrc(std::span<const uint8_t>(d, out.size())));
-  records_.clear();
-  count_ = 0;
+  StoreBE<uint32_t>(d + L::kCrc,
+                    ComputeBatchCrc(std::span<const uint8_t>(d, out->size())));
+  return std::span<uint8_t>(d, out->size());
+}
+
+absl::StatusOr<std::string> BatchBuilder::Build() {
+  ASSIGN_OR_RETURN(std::span<uint8_t> done, Finish());
+  std::string out = options_.codec == Codec::kNone ? std::move(buffer_)
+                                                   : std::move(compressed_);
+  (void)done;
+  buffer_ = std::string();
+  Reset(options_);
   return out;
 }
 

@@ -24,19 +24,19 @@
 namespace fjord::log {
 
 namespace batch_layout {
-inline constexpr size_t kBaseOffset = 0;            // i64
-inline constexpr size_t kBatchLength = 8;           // i32, bytes after it
-inline constexpr size_t kPartitionLeaderEpoch = 12; // i32
-inline constexpr size_t kMagic = 16;                // i8 == 2
-inline constexpr size_t kCrc = 17;                  // u32 over [21, end)
-inline constexpr size_t kAttributes = 21;           // i16
-inline constexpr size_t kLastOffsetDelta = 23;      // i32
-inline constexpr size_t kBaseTimestamp = 27;        // i64
-inline constexpr size_t kMaxTimestamp = 35;         // i64
-inline constexpr size_t kProducerId = 43;           // i64
-inline constexpr size_t kProducerEpoch = 51;        // i16
-inline constexpr size_t kBaseSequence = 53;         // i32
-inline constexpr size_t kRecordCount = 57;          // i32
+inline constexpr size_t kBaseOffset = 0;             // i64
+inline constexpr size_t kBatchLength = 8;            // i32, bytes after it
+inline constexpr size_t kPartitionLeaderEpoch = 12;  // i32
+inline constexpr size_t kMagic = 16;                 // i8 == 2
+inline constexpr size_t kCrc = 17;                   // u32 over [21, end)
+inline constexpr size_t kAttributes = 21;            // i16
+inline constexpr size_t kLastOffsetDelta = 23;       // i32
+inline constexpr size_t kBaseTimestamp = 27;         // i64
+inline constexpr size_t kMaxTimestamp = 35;          // i64
+inline constexpr size_t kProducerId = 43;            // i64
+inline constexpr size_t kProducerEpoch = 51;         // i16
+inline constexpr size_t kBaseSequence = 53;          // i32
+inline constexpr size_t kRecordCount = 57;           // i32
 inline constexpr size_t kHeaderSize = 61;
 // batchLength counts the bytes after its own field.
 inline constexpr size_t kLogOverhead = 12;
@@ -128,8 +128,8 @@ struct Record {
 // kDataLoss when the records do not parse exactly: a field that runs past its
 // record, a record count that does not match, trailing bytes, or offset
 // deltas that are not increasing within [0, lastOffsetDelta].
-absl::Status DecodeRecords(std::span<const uint8_t> batch,
-                           std::string* scratch, std::vector<Record>* out);
+absl::Status DecodeRecords(std::span<const uint8_t> batch, std::string* scratch,
+                           std::vector<Record>* out);
 
 // Re-encodes a batch keeping only `records` (a subset of its records, in
 // order, as decoded by DecodeRecords): same base offset, lastOffsetDelta,
@@ -168,23 +168,57 @@ struct BatchOptions {
   bool log_append_time = false;
 };
 
-// Builds one RecordBatch v2 from records, offset deltas 0..n-1.
+// Builds one RecordBatch v2 from records, offset deltas 0..n-1. Records are
+// encoded straight into the builder's buffer, which starts with room for the
+// 61-byte header: Add does no allocation beyond that buffer's growth, and a
+// builder that is Reset keeps its buffers' capacity, so a producer that
+// recycles builders allocates nothing per record or per batch.
 class BatchBuilder {
  public:
-  explicit BatchBuilder(BatchOptions options);
+  explicit BatchBuilder(BatchOptions options = {});
   BatchBuilder(const BatchBuilder&) = delete;
   BatchBuilder& operator=(const BatchBuilder&) = delete;
 
   void Add(const RecordInput& record);
+  // The same, from parts, so callers need not build a RecordInput (whose
+  // header vector would allocate).
+  void Add(std::optional<std::string_view> key,
+           std::optional<std::string_view> value,
+           std::span<const RecordHeader> headers, int64_t timestamp);
+  // An upper bound on the bytes Add appends for such a record (its
+  // timestamp and offset deltas taken at their widest).
+  static size_t MaxRecordBytes(std::optional<std::string_view> key,
+                               std::optional<std::string_view> value,
+                               std::span<const RecordHeader> headers);
+
   int record_count() const { return count_; }
   // Bytes of encoded records so far, before compression.
-  size_t uncompressed_bytes() const { return records_.size(); }
-  // The finished batch; the builder is empty afterwards.
+  size_t uncompressed_bytes() const {
+    return buffer_.size() - batch_layout::kHeaderSize;
+  }
+  int64_t base_timestamp() const { return base_timestamp_; }
+  int64_t max_timestamp() const { return max_timestamp_; }
+  const BatchOptions& options() const { return options_; }
+  // Sets the idempotence fields written by the next Finish / Build.
+  void SetProducer(int64_t producer_id, int16_t producer_epoch,
+                   int32_t base_sequence);
+  // Makes room for `bytes` of encoded records without reallocating.
+  void Reserve(size_t bytes);
+
+  // Finishes the batch inside the builder (compressing into a second
+  // buffer if a codec is set) and returns its bytes, valid until the next
+  // Add, Reset or Finish. kInvalidArgument for an empty batch.
+  absl::StatusOr<std::span<uint8_t>> Finish();
+  // Empties the builder for a new batch, keeping its buffers' capacity.
+  void Reset(BatchOptions options);
+  // The finished batch as a string; the builder is empty afterwards (with
+  // the same options).
   absl::StatusOr<std::string> Build();
 
  private:
   BatchOptions options_;
-  std::string records_;
+  std::string buffer_;      // header room + encoded records
+  std::string compressed_;  // header + compressed records, after Finish
   int count_ = 0;
   int64_t base_timestamp_ = 0;
   int64_t max_timestamp_ = 0;

@@ -67,6 +67,41 @@ inline void AppendVarint64(std::string* out, int64_t v) {
   AppendUnsignedVarint(out, u);
 }
 
+// Writes an unsigned LEB128 at `p` (room for up to 10 bytes) and returns the
+// byte after it.
+inline char* WriteUnsignedVarint(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+inline char* WriteVarint32(char* p, int32_t v) {
+  uint32_t u = (static_cast<uint32_t>(v) << 1) ^ static_cast<uint32_t>(v >> 31);
+  return WriteUnsignedVarint(p, u);
+}
+
+inline char* WriteVarint64(char* p, int64_t v) {
+  uint64_t u = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+  return WriteUnsignedVarint(p, u);
+}
+
+inline int UnsignedVarintSize(uint64_t u) {
+  int n = 1;
+  while (u >= 0x80) {
+    u >>= 7;
+    n++;
+  }
+  return n;
+}
+
+inline int VarintSize32(int32_t v) {
+  return UnsignedVarintSize((static_cast<uint32_t>(v) << 1) ^
+                            static_cast<uint32_t>(v >> 31));
+}
+
 inline int VarintSize64(int64_t v) {
   uint64_t u = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
   int n = 1;

@@ -338,9 +338,14 @@ TEST_CASE(
   REQUIRE(Call(b.admin(), &av1::Admin::Stub::ListTopics,
                av1::ListTopicsRequest(), &topics)
               .ok());
+  CHECK(topics.topics_size() == 0);  // internal topics only when asked for
+  av1::ListTopicsRequest all;
+  all.set_include_internal(true);
+  REQUIRE(Call(b.admin(), &av1::Admin::Stub::ListTopics, all, &topics).ok());
   // The internal topic is created at start, compacted.
   REQUIRE(topics.topics_size() == 1);
   CHECK(topics.topics(0).name() == "__consumer_offsets");
+  CHECK(topics.topics(0).internal());
   CHECK(topics.topics(0).partitions() == 4);
   av1::DescribeTopicRequest dt;
   dt.set_name("__consumer_offsets");

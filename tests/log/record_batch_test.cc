@@ -25,16 +25,16 @@ using internal::StoreBE;
 using testing::Bytes;
 namespace L = batch_layout;
 
-const std::vector<Codec> kAllCodecs = {Codec::kNone, Codec::kGzip,
-                                       Codec::kSnappy, Codec::kLz4,
-                                       Codec::kZstd};
+const std::vector<Codec> kAllCodecs = {
+    Codec::kNone, Codec::kGzip, Codec::kSnappy, Codec::kLz4, Codec::kZstd};
 
 // Bit-at-a-time CRC-32C, independent of log/crc32c.cc, for the golden bytes.
 uint32_t ReferenceCrc32c(std::string_view s) {
   uint32_t crc = 0xffffffffu;
   for (unsigned char c : s) {
     crc ^= c;
-    for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
+    for (int k = 0; k < 8; k++)
+      crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1)));
   }
   return ~crc;
 }
@@ -65,18 +65,18 @@ std::string RawBatch(std::string_view records, int32_t record_count,
                      int32_t last_offset_delta, int64_t base_timestamp = 1000,
                      int64_t max_timestamp = 1000, int16_t attributes = 0) {
   std::string b;
-  AppendBE(&b, 0, 8);                                     // baseOffset
-  AppendBE(&b, 0, 4);                                     // batchLength
-  AppendBE(&b, static_cast<uint32_t>(-1), 4);             // leader epoch
-  b.push_back(2);                                         // magic
-  AppendBE(&b, 0, 4);                                     // crc
+  AppendBE(&b, 0, 8);                          // baseOffset
+  AppendBE(&b, 0, 4);                          // batchLength
+  AppendBE(&b, static_cast<uint32_t>(-1), 4);  // leader epoch
+  b.push_back(2);                              // magic
+  AppendBE(&b, 0, 4);                          // crc
   AppendBE(&b, static_cast<uint16_t>(attributes), 2);
   AppendBE(&b, static_cast<uint32_t>(last_offset_delta), 4);
   AppendBE(&b, static_cast<uint64_t>(base_timestamp), 8);
   AppendBE(&b, static_cast<uint64_t>(max_timestamp), 8);
-  AppendBE(&b, static_cast<uint64_t>(-1), 8);             // producerId
-  AppendBE(&b, static_cast<uint16_t>(-1), 2);             // producerEpoch
-  AppendBE(&b, static_cast<uint32_t>(-1), 4);             // baseSequence
+  AppendBE(&b, static_cast<uint64_t>(-1), 8);  // producerId
+  AppendBE(&b, static_cast<uint16_t>(-1), 2);  // producerEpoch
+  AppendBE(&b, static_cast<uint32_t>(-1), 4);  // baseSequence
   AppendBE(&b, static_cast<uint32_t>(record_count), 4);
   REQUIRE(b.size() == L::kHeaderSize);
   b.append(records);
@@ -163,7 +163,9 @@ std::vector<Input> AssortedInputs() {
                 -5});  // negative timestamp, large negative delta
   in.push_back({"with-headers",
                 "v",
-                {{"h1", "x"}, {"h2", std::nullopt}, {"", ""},
+                {{"h1", "x"},
+                 {"h2", std::nullopt},
+                 {"", ""},
                  {"h1", std::string(200, 'h')}},
                 5000});
   in.push_back({std::string(300, 'K'), std::string(20000, 'V'), {}, 4999});
@@ -228,7 +230,13 @@ TEST_CASE("Zigzag varints round-trip boundary values with Kafka's encoding",
   }
   SECTION("64-bit") {
     const std::vector<int64_t> values = {
-        0, -1, 1, 63, -64, 64, std::numeric_limits<int32_t>::max(),
+        0,
+        -1,
+        1,
+        63,
+        -64,
+        64,
+        std::numeric_limits<int32_t>::max(),
         std::numeric_limits<int32_t>::min(),
         int64_t{std::numeric_limits<int32_t>::max()} + 1,
         std::numeric_limits<int64_t>::max(),
@@ -327,9 +335,10 @@ TEST_CASE("BatchBuilder output decodes back byte-exactly with every codec",
   }
 }
 
-TEST_CASE("A compressed batch's payload decompresses to the uncompressed "
-          "batch's record bytes",
-          "[log][record_batch]") {
+TEST_CASE(
+    "A compressed batch's payload decompresses to the uncompressed "
+    "batch's record bytes",
+    "[log][record_batch]") {
   const std::vector<Input> inputs = AssortedInputs();
   BatchBuilder plain_builder(BatchOptions{});
   for (const auto& in : inputs) plain_builder.Add(in.View());
@@ -351,8 +360,8 @@ TEST_CASE("A compressed batch's payload decompresses to the uncompressed "
                 .ok());
     CHECK(payload == records);
     // Everything but the attributes, the CRC and batchLength is identical.
-    for (size_t off : {L::kLastOffsetDelta, L::kBaseTimestamp,
-                       L::kMaxTimestamp, L::kProducerId, L::kRecordCount}) {
+    for (size_t off : {L::kLastOffsetDelta, L::kBaseTimestamp, L::kMaxTimestamp,
+                       L::kProducerId, L::kRecordCount}) {
       CHECK(batch.substr(off, 4) == plain.substr(off, 4));
     }
   }
@@ -435,8 +444,9 @@ TEST_CASE("BatchBuilder fills the header fields as Kafka expects",
     CHECK(h->codec() == Codec::kGzip);
     CHECK(h->last().value() == 1234567890124);
   }
-  SECTION("log append time sets the timestamp-type bit and every record "
-          "reads the batch's max timestamp") {
+  SECTION(
+      "log append time sets the timestamp-type bit and every record "
+      "reads the batch's max timestamp") {
     BatchOptions options;
     options.log_append_time = true;
     BatchBuilder builder(options);
@@ -450,7 +460,8 @@ TEST_CASE("BatchBuilder fills the header fields as Kafka expects",
     CHECK((h->attributes & L::kTimestampTypeBit) != 0);
     CHECK(h->max_timestamp == 30);
     std::string scratch;
-    for (const Record& r : MustDecode(batch, &scratch)) CHECK(r.timestamp == 30);
+    for (const Record& r : MustDecode(batch, &scratch))
+      CHECK(r.timestamp == 30);
   }
 }
 
@@ -494,19 +505,19 @@ TEST_CASE("A one-record batch matches hand-computed Kafka bytes",
   // so the length prefix is zigzag(8) = 0x10.
   const std::string record("\x10\x00\x00\x00\x02k\x02v\x00", 9);
   std::string want;
-  AppendBE(&want, 0, 8);                       // baseOffset
-  AppendBE(&want, 61 - 12 + 9, 4);             // batchLength = 58
-  AppendBE(&want, 0xffffffff, 4);              // partitionLeaderEpoch -1
-  want.push_back(2);                           // magic
-  AppendBE(&want, 0, 4);                       // crc, filled in below
-  AppendBE(&want, 0, 2);                       // attributes
-  AppendBE(&want, 0, 4);                       // lastOffsetDelta
-  AppendBE(&want, 1000, 8);                    // baseTimestamp
-  AppendBE(&want, 1000, 8);                    // maxTimestamp
-  AppendBE(&want, 0xffffffffffffffff, 8);      // producerId -1
-  AppendBE(&want, 0xffff, 2);                  // producerEpoch -1
-  AppendBE(&want, 0xffffffff, 4);              // baseSequence -1
-  AppendBE(&want, 1, 4);                       // recordCount
+  AppendBE(&want, 0, 8);                   // baseOffset
+  AppendBE(&want, 61 - 12 + 9, 4);         // batchLength = 58
+  AppendBE(&want, 0xffffffff, 4);          // partitionLeaderEpoch -1
+  want.push_back(2);                       // magic
+  AppendBE(&want, 0, 4);                   // crc, filled in below
+  AppendBE(&want, 0, 2);                   // attributes
+  AppendBE(&want, 0, 4);                   // lastOffsetDelta
+  AppendBE(&want, 1000, 8);                // baseTimestamp
+  AppendBE(&want, 1000, 8);                // maxTimestamp
+  AppendBE(&want, 0xffffffffffffffff, 8);  // producerId -1
+  AppendBE(&want, 0xffff, 2);              // producerEpoch -1
+  AppendBE(&want, 0xffffffff, 4);          // baseSequence -1
+  AppendBE(&want, 1, 4);                   // recordCount
   want += record;
   REQUIRE(want.size() == 70);
   uint32_t crc = ReferenceCrc32c(std::string_view(want).substr(21));
@@ -521,9 +532,10 @@ TEST_CASE("A one-record batch matches hand-computed Kafka bytes",
   CHECK(h->crc == crc);
 }
 
-TEST_CASE("A two-record batch with a null key, a header and a negative "
-          "timestamp delta matches hand-computed Kafka bytes",
-          "[log][record_batch]") {
+TEST_CASE(
+    "A two-record batch with a null key, a header and a negative "
+    "timestamp delta matches hand-computed Kafka bytes",
+    "[log][record_batch]") {
   BatchOptions options;
   options.base_offset = 5;
   options.partition_leader_epoch = 7;
@@ -577,9 +589,10 @@ TEST_CASE("A two-record batch with a null key, a header and a negative "
 
 // ---------------------------------------------------------------- integrity
 
-TEST_CASE("StampBaseOffset and StampPartitionLeaderEpoch touch only their "
-          "fields and keep the batch valid",
-          "[log][record_batch]") {
+TEST_CASE(
+    "StampBaseOffset and StampPartitionLeaderEpoch touch only their "
+    "fields and keep the batch valid",
+    "[log][record_batch]") {
   const std::string original = testing::MakeBatch(3, "v", 40);
   std::string batch = original;
   StampBaseOffset(Bytes(batch), Offset(0x1122334455667788));
@@ -607,9 +620,10 @@ TEST_CASE("StampBaseOffset and StampPartitionLeaderEpoch touch only their "
   CHECK(h->partition_leader_epoch == 0x0a0b0c0d);
 }
 
-TEST_CASE("Any flipped bit in the CRC-covered bytes fails ValidateBatch as "
-          "data loss",
-          "[log][record_batch]") {
+TEST_CASE(
+    "Any flipped bit in the CRC-covered bytes fails ValidateBatch as "
+    "data loss",
+    "[log][record_batch]") {
   for (Codec codec : {Codec::kNone, Codec::kZstd}) {
     INFO("codec " << CodecName(codec));
     std::string batch = testing::MakeBatch(3, "v", 10, 1000, codec);
@@ -647,8 +661,8 @@ TEST_CASE("A batch truncated at any length is rejected, never over-read",
       auto v = ValidateBatch(span);
       if (v.ok()) FAIL("ValidateBatch accepted " << n << " bytes");
       int visits = 0;
-      absl::Status s = ForEachBatch(
-          span, [&](const BatchHeader&, std::span<const uint8_t>) {
+      absl::Status s =
+          ForEachBatch(span, [&](const BatchHeader&, std::span<const uint8_t>) {
             visits++;
             return absl::OkStatus();
           });
@@ -700,11 +714,10 @@ TEST_CASE("ForEachBatch visits every batch of a concatenation in order",
 
   SECTION("a callback error stops the walk and is returned") {
     int visits = 0;
-    absl::Status err = ForEachBatch(
-        Bytes(all), [&](const BatchHeader&, std::span<const uint8_t>) {
-          return ++visits == 2 ? absl::CancelledError("stop")
-                               : absl::OkStatus();
-        });
+    absl::Status err = ForEachBatch(Bytes(all), [&](const BatchHeader&,
+                                                    std::span<const uint8_t>) {
+      return ++visits == 2 ? absl::CancelledError("stop") : absl::OkStatus();
+    });
     CHECK(err.code() == absl::StatusCode::kCancelled);
     CHECK(visits == 2);
   }
@@ -855,7 +868,8 @@ TEST_CASE("DecodeRecords rejects malformed records as data loss",
     CHECK(DecodeCode(RawBatch(RawRecord(0, 0, "k", "v", "x"), 1, 0)) ==
           absl::StatusCode::kDataLoss);
     // Even when the trailing bytes would parse as the next record.
-    const std::string nested = RawRecord(0, 0, "k", "v", RawRecord(0, 1, "k", "v"));
+    const std::string nested =
+        RawRecord(0, 0, "k", "v", RawRecord(0, 1, "k", "v"));
     CHECK(DecodeCode(RawBatch(nested, 2, 1)) == absl::StatusCode::kDataLoss);
   }
   SECTION("trailing bytes after the last record") {
@@ -910,7 +924,8 @@ TEST_CASE("A hostile record count is rejected without a huge allocation",
   const std::string records = RawRecord(0, 0, "k", "v");
   for (int32_t count : {std::numeric_limits<int32_t>::max(), 1 << 24, 1000}) {
     INFO("record count " << count);
-    std::string batch = RawBatch(records, count, std::numeric_limits<int32_t>::max() - 1);
+    std::string batch =
+        RawBatch(records, count, std::numeric_limits<int32_t>::max() - 1);
     REQUIRE(ValidateBatch(Bytes(batch)).ok());
     std::vector<Record> out;
     std::string scratch;
@@ -923,9 +938,10 @@ TEST_CASE("A hostile record count is rejected without a huge allocation",
   SECTION("compressed") {
     std::string compressed;
     REQUIRE(Compress(Codec::kZstd, records, &compressed).ok());
-    std::string batch = RawBatch(compressed, std::numeric_limits<int32_t>::max(),
-                                 std::numeric_limits<int32_t>::max() - 1, 1000,
-                                 1000, static_cast<int16_t>(Codec::kZstd));
+    std::string batch =
+        RawBatch(compressed, std::numeric_limits<int32_t>::max(),
+                 std::numeric_limits<int32_t>::max() - 1, 1000, 1000,
+                 static_cast<int16_t>(Codec::kZstd));
     std::vector<Record> out;
     std::string scratch;
     absl::Status s;
@@ -943,7 +959,8 @@ TEST_CASE("A timestamp delta that overflows the base timestamp is data loss",
   const int64_t kMax = std::numeric_limits<int64_t>::max();
   const int64_t kMin = std::numeric_limits<int64_t>::min();
   SECTION("overflow upwards") {
-    std::string batch = RawBatch(RawRecord(kMax, 0, "k", "v"), 1, 0, 1000, 1000);
+    std::string batch =
+        RawBatch(RawRecord(kMax, 0, "k", "v"), 1, 0, 1000, 1000);
     CHECK(DecodeCode(batch) == absl::StatusCode::kDataLoss);
   }
   SECTION("overflow downwards") {
@@ -987,8 +1004,8 @@ TEST_CASE("DecodeRecords survives thousands of mutated record bodies",
   const std::string records = original.substr(L::kHeaderSize);
 
   std::mt19937 rng(0xF10D);
-  const char interesting[] = {'\x00', '\x01', '\x02', '\x7f', '\x80', '\xff',
-                              '\x0e', '\x10', '\x7e', '\x81'};
+  const char interesting[] = {'\x00', '\x01', '\x02', '\x7f', '\x80',
+                              '\xff', '\x0e', '\x10', '\x7e', '\x81'};
   auto random_byte = [&]() -> char {
     return rng() % 2 ? interesting[rng() % sizeof(interesting)]
                      : static_cast<char>(rng());
@@ -1035,9 +1052,9 @@ TEST_CASE("DecodeRecords survives thousands of mutated record bodies",
       ok++;
       const void* lo = compress ? static_cast<const void*>(scratch.data())
                                 : exact.data() + L::kHeaderSize;
-      const void* hi = compress ? static_cast<const void*>(scratch.data() +
-                                                           scratch.size())
-                                : exact.data() + exact.size();
+      const void* hi =
+          compress ? static_cast<const void*>(scratch.data() + scratch.size())
+                   : exact.data() + exact.size();
       if (out.size() != inputs.size() || !ViewsInside(out, lo, hi)) {
         FAIL("iteration " << iter << " decoded " << out.size()
                           << " records or views outside the batch");
@@ -1065,6 +1082,46 @@ TEST_CASE("DecodeRecords survives thousands of mutated record bodies",
       if (s.code() != absl::StatusCode::kDataLoss) {
         FAIL("garbage body " << iter << " gave " << s);
       }
+    }
+  }
+}
+
+TEST_CASE(
+    "BatchBuilder Finish and Reset reuse the buffers, and MaxRecordBytes "
+    "bounds what Add appends",
+    "[log][record_batch]") {
+  for (Codec codec : {Codec::kNone, Codec::kZstd}) {
+    BatchOptions options;
+    options.codec = codec;
+    BatchBuilder builder(options);
+    builder.Reserve(4096);
+    std::vector<Input> inputs = AssortedInputs();
+    for (int round = 0; round < 3; round++) {
+      size_t bound = 0;
+      for (const Input& in : inputs) {
+        RecordInput view = in.View();
+        const size_t before = builder.uncompressed_bytes();
+        bound =
+            BatchBuilder::MaxRecordBytes(view.key, view.value, view.headers);
+        builder.Add(view.key, view.value, view.headers, view.timestamp);
+        CHECK(builder.uncompressed_bytes() - before <= bound);
+      }
+      builder.SetProducer(77, 3, 1000 * round);
+      auto done = builder.Finish();
+      REQUIRE(done.ok());
+      std::string batch(reinterpret_cast<const char*>(done->data()),
+                        done->size());
+      auto h = ValidateBatch(Bytes(batch));
+      REQUIRE(h.ok());
+      CHECK(h->producer_id == 77);
+      CHECK(h->producer_epoch == 3);
+      CHECK(h->base_sequence == 1000 * round);
+      CHECK(h->codec() == codec);
+      std::string scratch;
+      CheckRecordsMatch(MustDecode(batch, &scratch), inputs, 0);
+      builder.Reset(options);
+      CHECK(builder.record_count() == 0);
+      CHECK(builder.uncompressed_bytes() == 0);
     }
   }
 }

@@ -1,0 +1,284 @@
+#include "client/internal/connection.h"
+
+#include "absl/strings/str_format.h"
+#include "client/internal/backoff.h"
+#include "client/internal/errors.h"
+#include "log/internal/endian.h"
+
+namespace fjord::client::internal {
+
+namespace {
+// The largest response the client accepts (a fetch is bounded by its
+// max_bytes; this only stops a corrupt size from allocating wildly).
+constexpr int32_t kMaxResponseBytes = 1 << 30;
+}  // namespace
+
+Connection::Connection(asio::io_context& io, int32_t node_id, HostPort address,
+                       ConnectionOptions options)
+    : io_(io),
+      node_id_(node_id),
+      address_(std::move(address)),
+      options_(std::move(options)),
+      socket_(io),
+      resolver_(io),
+      timer_(io) {}
+
+Connection::~Connection() = default;
+
+std::string Connection::Describe() const {
+  return node_id_ >= 0
+             ? absl::StrFormat("broker %d at %s", node_id_, address_.ToString())
+             : absl::StrFormat("bootstrap server %s", address_.ToString());
+}
+
+std::optional<int16_t> Connection::Version(int16_t api_key, int16_t min,
+                                           int16_t max) const {
+  if (!ready()) return std::nullopt;
+  return PickVersion(apis_, api_key, min, max);
+}
+
+void Connection::Start(std::function<void(absl::Status)> done,
+                       std::function<void(const absl::Status&)> on_closed) {
+  on_started_ = std::move(done);
+  on_closed_ = std::move(on_closed);
+  state_ = State::kConnecting;
+  connect_deadline_ms_ = SteadyNowMs() + options_.request_timeout_ms;
+  ArmTimer();
+  auto self = shared_from_this();
+  resolver_.async_resolve(
+      address_.host, std::to_string(address_.port),
+      [this, self](const std::error_code& ec,
+                   asio::ip::tcp::resolver::results_type results) {
+        if (state_ == State::kClosed) return;
+        if (ec) {
+          Close(absl::UnavailableError(absl::StrFormat(
+              "cannot resolve %s: %s", address_.ToString(), ec.message())));
+          return;
+        }
+        asio::async_connect(socket_, results,
+                            [this, self](const std::error_code& ec,
+                                         const asio::ip::tcp::endpoint&) {
+                              if (state_ == State::kClosed) return;
+                              if (ec) {
+                                Close(absl::UnavailableError(absl::StrFormat(
+                                    "cannot connect to %s: %s",
+                                    address_.ToString(), ec.message())));
+                                return;
+                              }
+                              OnConnected();
+                            });
+      });
+}
+
+void Connection::OnConnected() {
+  std::error_code ec;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  ReadNext();
+  SendApiVersions(2);
+}
+
+void Connection::SendApiVersions(int16_t version) {
+  auto frame = std::make_unique<OutFrame>(kafka::kApiVersions, version,
+                                          options_.client_id);
+  EncodeApiVersionsRequest(*frame);
+  frame->Finish();
+  // Written ahead of anything queued: the handshake comes first.
+  Pending p{
+      std::move(frame), true, next_correlation_id_++,
+      SteadyNowMs() + options_.request_timeout_ms,
+      [this, version](absl::Status s, Response resp) {
+        if (!s.ok()) return;  // Close already reported it
+        kafka::Reader r(resp.body);
+        ApiVersionsResponse av;
+        if (!DecodeApiVersionsResponse(r, version, &av)) {
+          Close(absl::UnavailableError(absl::StrFormat(
+              "malformed ApiVersions response from %s", Describe())));
+          return;
+        }
+        if (av.error == kErrUnsupportedVersion && version > 0) {
+          SendApiVersions(0);
+          return;
+        }
+        if (av.error != kErrNone) {
+          Close(StatusFromKafkaError(
+              av.error, absl::StrFormat("ApiVersions from %s", Describe())));
+          return;
+        }
+        apis_ = std::move(av.apis);
+        state_ = State::kReady;
+        if (auto done = std::move(on_started_)) {
+          on_started_ = nullptr;
+          done(absl::OkStatus());
+        }
+        MaybeWrite();
+      }};
+  p.frame->SetCorrelationId(p.correlation_id);
+  queue_.push_front(std::move(p));
+  MaybeWrite();
+}
+
+void Connection::Send(std::unique_ptr<OutFrame> frame, bool expect_response,
+                      int32_t extra_timeout_ms, ResponseHandler handler) {
+  if (state_ == State::kClosed) {
+    handler(absl::UnavailableError(
+                absl::StrFormat("connection to %s is closed", Describe())),
+            Response{});
+    return;
+  }
+  Pending p{std::move(frame), expect_response, next_correlation_id_++,
+            SteadyNowMs() + options_.request_timeout_ms + extra_timeout_ms,
+            std::move(handler)};
+  p.frame->SetCorrelationId(p.correlation_id);
+  queue_.push_back(std::move(p));
+  MaybeWrite();
+}
+
+void Connection::MaybeWrite() {
+  if (write_active_ || queue_.empty() || state_ == State::kClosed) return;
+  // Before the handshake completes only the ApiVersions request goes out.
+  const bool handshake = state_ != State::kReady;
+  write_buffers_.clear();
+  while (!queue_.empty()) {
+    Pending& p = queue_.front();
+    if (handshake && p.frame->api_key() != kafka::kApiVersions) break;
+    if (!handshake &&
+        static_cast<int>(in_flight_.size()) >= options_.max_in_flight) {
+      break;
+    }
+    p.frame->ForEachPiece([this](const uint8_t* data, size_t n) {
+      write_buffers_.emplace_back(data, n);
+    });
+    p.deadline_ms =
+        std::max(p.deadline_ms, SteadyNowMs() + options_.request_timeout_ms);
+    if (p.expect_response) {
+      in_flight_.push_back(std::move(p));
+    } else {
+      writing_.push_back(std::move(p));
+    }
+    queue_.pop_front();
+  }
+  if (write_buffers_.empty()) return;
+  write_active_ = true;
+  ArmTimer();
+  auto self = shared_from_this();
+  asio::async_write(
+      socket_, write_buffers_, [this, self](const std::error_code& ec, size_t) {
+        write_active_ = false;
+        if (state_ == State::kClosed) return;
+        if (ec) {
+          Close(absl::UnavailableError(absl::StrFormat(
+              "writing to %s failed: %s", Describe(), ec.message())));
+          return;
+        }
+        std::deque<Pending> written;
+        written.swap(writing_);
+        for (Pending& p : written) p.handler(absl::OkStatus(), Response{});
+        if (state_ != State::kClosed) MaybeWrite();
+      });
+}
+
+void Connection::ReadNext() {
+  auto self = shared_from_this();
+  asio::async_read(
+      socket_, asio::buffer(size_bytes_),
+      [this, self](const std::error_code& ec, size_t) {
+        if (state_ == State::kClosed) return;
+        if (ec) {
+          Close(absl::UnavailableError(absl::StrFormat(
+              "connection to %s lost: %s", Describe(),
+              ec == asio::error::eof ? "closed by the broker" : ec.message())));
+          return;
+        }
+        const int32_t size = log::internal::LoadBE<int32_t>(size_bytes_);
+        if (size < 4 || size > kMaxResponseBytes) {
+          Close(absl::UnavailableError(absl::StrFormat(
+              "bad response size %d from %s", size, Describe())));
+          return;
+        }
+        std::shared_ptr<uint8_t[]> buffer(new uint8_t[size]);
+        asio::async_read(
+            socket_, asio::buffer(buffer.get(), size),
+            [this, self, buffer, size](const std::error_code& ec, size_t) {
+              if (state_ == State::kClosed) return;
+              if (ec) {
+                Close(absl::UnavailableError(
+                    absl::StrFormat("connection to %s lost mid-response: %s",
+                                    Describe(), ec.message())));
+                return;
+              }
+              OnResponse(buffer, static_cast<size_t>(size));
+              if (state_ != State::kClosed) ReadNext();
+            });
+      });
+}
+
+void Connection::OnResponse(std::shared_ptr<uint8_t[]> buffer, size_t size) {
+  const int32_t correlation_id = log::internal::LoadBE<int32_t>(buffer.get());
+  if (in_flight_.empty() ||
+      in_flight_.front().correlation_id != correlation_id) {
+    Close(absl::UnavailableError(absl::StrFormat(
+        "unexpected correlation id %d from %s", correlation_id, Describe())));
+    return;
+  }
+  Pending p = std::move(in_flight_.front());
+  in_flight_.pop_front();
+  ArmTimer();
+  Response resp{std::move(buffer), {}};
+  resp.body = std::span<uint8_t>(resp.buffer.get() + 4, size - 4);
+  p.handler(absl::OkStatus(), std::move(resp));
+  MaybeWrite();
+}
+
+void Connection::ArmTimer() {
+  if (state_ == State::kClosed) return;
+  int64_t deadline;
+  if (state_ == State::kConnecting && in_flight_.empty()) {
+    deadline = connect_deadline_ms_;
+  } else if (!in_flight_.empty()) {
+    deadline = in_flight_.front().deadline_ms;
+  } else if (!writing_.empty()) {
+    deadline = writing_.front().deadline_ms;
+  } else {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_at(std::chrono::steady_clock::time_point(
+      std::chrono::milliseconds(deadline)));
+  auto self = shared_from_this();
+  timer_.async_wait([this, self, deadline](const std::error_code& ec) {
+    if (ec || state_ == State::kClosed) return;
+    if (SteadyNowMs() < deadline) return;  // re-armed meanwhile
+    Close(absl::DeadlineExceededError(absl::StrFormat(
+        "%s did not answer within request.timeout.ms (%d ms)%s", Describe(),
+        options_.request_timeout_ms,
+        state_ == State::kConnecting ? " while connecting" : "")));
+  });
+}
+
+void Connection::Close(absl::Status reason) {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  std::error_code ec;
+  socket_.close(ec);
+  resolver_.cancel();
+  timer_.cancel();
+  std::deque<Pending> failed;
+  for (auto* q : {&in_flight_, &writing_, &queue_}) {
+    for (Pending& p : *q) failed.push_back(std::move(p));
+    q->clear();
+  }
+  if (auto done = std::move(on_started_)) {
+    on_started_ = nullptr;
+    done(reason);
+  }
+  if (auto closed = std::move(on_closed_)) {
+    on_closed_ = nullptr;
+    closed(reason);
+  }
+  for (Pending& p : failed) {
+    if (p.frame->api_key() == kafka::kApiVersions) continue;
+    p.handler(reason, Response{});
+  }
+}
+
+}  // namespace fjord::client::internal

@@ -1,0 +1,128 @@
+// Consumer::Impl: the consumer's machinery behind fjord/consumer.h. The
+// application thread (Poll, Seek, ...) and the network thread (fetcher.cc:
+// Fetch and ListOffsets requests and their answers) share the partition
+// states and the queue of completed fetches under one mutex; Poll waits on
+// a condition variable for fetched data.
+//
+// Thread safety: the public functions take mu_; fetcher.cc runs on the
+// network thread. Lock order: mu_ only (nothing else is locked under it).
+#ifndef FJORD_CLIENT_INTERNAL_CONSUMER_IMPL_H_
+#define FJORD_CLIENT_INTERNAL_CONSUMER_IMPL_H_
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "asio.hpp"
+#include "client/internal/backoff.h"
+#include "client/internal/config.h"
+#include "client/internal/network_client.h"
+#include "fjord/consumer.h"
+
+namespace fjord {
+
+class Consumer::Impl {
+ public:
+  explicit Impl(client::internal::ConsumerConfig config);
+  ~Impl();
+  void Start();
+
+  absl::Status Assign(const std::vector<TopicPartition>& partitions);
+  std::vector<TopicPartition> Assignment() const;
+  absl::Status Seek(const TopicPartition& tp, int64_t offset);
+  absl::Status SeekToBeginning(const std::vector<TopicPartition>& partitions);
+  absl::Status SeekToEnd(const std::vector<TopicPartition>& partitions);
+  absl::Status SeekToTimestamp(const TopicPartition& tp, int64_t timestamp);
+  absl::StatusOr<int64_t> Position(const TopicPartition& tp,
+                                   std::chrono::milliseconds timeout);
+  absl::StatusOr<ConsumerRecords> Poll(std::chrono::milliseconds timeout);
+  void Pause(const std::vector<TopicPartition>& partitions, bool paused);
+  std::vector<TopicPartition> Paused() const;
+  void Close();
+
+ private:
+  enum class Reset { kNone, kEarliest, kLatest, kTimestamp };
+
+  struct PartitionState {
+    TopicPartition tp;
+    std::string_view topic;     // interned in topic_names_
+    int64_t position = -1;      // the next offset Poll returns; -1: unknown
+    int64_t fetch_offset = -1;  // the next offset to fetch (>= position)
+    Reset reset = Reset::kNone;
+    int64_t reset_timestamp = 0;
+    // Bumped by every seek and reset: answers to older requests are
+    // dropped.
+    uint64_t epoch = 0;
+    bool paused = false;
+    bool fetch_in_flight = false;
+    bool reset_in_flight = false;
+    int64_t retry_at_ms = 0;  // after a failed fetch or ListOffsets
+    int buffered = 0;         // completed fetches queued (current epoch)
+    // The last Fetch found nothing past fetch_offset: a Fetch of only such
+    // partitions waits fetch.max.wait.ms at the broker.
+    bool caught_up = false;
+    absl::Status error;  // returned by Poll until a seek clears it
+  };
+
+  struct CompletedFetch {
+    std::shared_ptr<PartitionState> state;
+    uint64_t epoch;
+    std::span<const uint8_t> records;  // whole batches
+    std::shared_ptr<uint8_t[]> buffer;
+  };
+
+  // A partition's position is wanted again (seek to an end or timestamp).
+  absl::Status SetReset(const TopicPartition& tp, Reset reset, int64_t ts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SetInitialPosition(PartitionState* ps)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<PartitionState> Find(const TopicPartition& tp) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void WakeFetcher();
+
+  // ---- network thread (fetcher.cc)
+  void Run();
+  void SendListOffsets(int32_t node,
+                       std::vector<std::shared_ptr<PartitionState>> parts);
+  void SendFetch(int32_t node,
+                 std::vector<std::shared_ptr<PartitionState>> parts);
+  void OnFetch(int32_t node, std::vector<std::shared_ptr<PartitionState>> parts,
+               std::vector<uint64_t> epochs, int16_t version,
+               absl::Status status, client::internal::Response resp);
+  void OnListOffsets(std::vector<std::shared_ptr<PartitionState>> parts,
+                     std::vector<uint64_t> epochs, int16_t version,
+                     absl::Status status, client::internal::Response resp);
+  void ScheduleRun(int64_t at_ms);
+  int32_t LeaderOf(const PartitionState& ps, absl::Status* error);
+
+  const client::internal::ConsumerConfig config_;
+  client::internal::NetworkClient net_;
+
+  mutable absl::Mutex mu_;
+  absl::CondVar data_cv_;  // completed_, positions or errors changed
+  std::map<TopicPartition, std::shared_ptr<PartitionState>> partitions_
+      ABSL_GUARDED_BY(mu_);
+  std::deque<CompletedFetch> completed_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> topic_names_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // The network thread's last connection or metadata error, for messages.
+  absl::Status network_error_ ABSL_GUARDED_BY(mu_);
+
+  std::atomic<bool> wake_pending_{false};
+
+  // Network thread.
+  asio::steady_timer run_timer_;
+  int64_t run_timer_at_ms_ = 0;
+  client::internal::Backoff backoff_;
+  std::map<int32_t, bool> fetching_;  // node -> a Fetch is in flight
+  int fetch_failures_ = 0;
+};
+
+}  // namespace fjord
+
+#endif  // FJORD_CLIENT_INTERNAL_CONSUMER_IMPL_H_

@@ -1,0 +1,426 @@
+// The idempotent producer's retry logic against a scripted fake broker
+// that speaks just enough Kafka (ApiVersions, Metadata, InitProducerId,
+// Produce), so answers real brokers give rarely (OUT_OF_ORDER_SEQUENCE,
+// UNKNOWN_PRODUCER_ID, dropped connections) can be given on purpose, and
+// every batch the producer sends is recorded.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/kafka/errors.h"
+#include "broker/kafka/messages.h"
+#include "catch2/catch.hpp"
+#include "fjord/producer.h"
+#include "log/record_batch.h"
+#include "tests/util/test_util.h"
+
+namespace fjord::testing {
+namespace {
+
+namespace kafka = broker::kafka;
+
+struct SeenBatch {
+  int64_t producer_id;
+  int16_t epoch;
+  int32_t base_sequence;
+  int32_t records;
+  uint32_t crc;
+  int16_t answer;  // what the fake broker replied (-100: dropped)
+};
+
+// What to do with a produce batch: a Kafka error code to answer, or
+// kDrop to close the connection without answering.
+constexpr int16_t kDrop = -100;
+// Append the batch, then close the connection before answering: the
+// producer cannot know it was appended.
+constexpr int16_t kAppendThenDrop = -101;
+
+class FakeBroker {
+ public:
+  // decide(batch, index of this batch among all received) -> error or kDrop
+  using Decide = std::function<int16_t(const SeenBatch&, int)>;
+
+  explicit FakeBroker(Decide decide) : decide_(std::move(decide)) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    REQUIRE(::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr),
+                   sizeof(addr)) == 0);
+    REQUIRE(::listen(listen_fd_, 16) == 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+  ~FakeBroker() {
+    stopping_ = true;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    ::close(listen_fd_);
+    acceptor_.join();
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : connections_) t.join();
+    for (int fd : fds_) ::close(fd);
+  }
+  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::vector<SeenBatch> seen() {
+    std::lock_guard<std::mutex> l(mu_);
+    return seen_;
+  }
+  // Offsets of appended batches by (producer id, base sequence).
+  size_t appended() {
+    std::lock_guard<std::mutex> l(mu_);
+    return appended_.size();
+  }
+  int init_producer_id_calls() const { return pid_calls_.load(); }
+
+ private:
+  void Accept() {
+    for (;;) {
+      int fd = ::accept(listen_fd_, nullptr, nullptr);
+      if (fd < 0) return;
+      if (stopping_) {
+        ::close(fd);
+        return;
+      }
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      std::lock_guard<std::mutex> l(mu_);
+      fds_.push_back(fd);
+      connections_.emplace_back([this, fd] { Serve(fd); });
+    }
+  }
+
+  static bool ReadFull(int fd, void* buf, size_t n) {
+    auto* p = static_cast<char*>(buf);
+    while (n > 0) {
+      ssize_t r = ::read(fd, p, n);
+      if (r <= 0) return false;
+      p += r;
+      n -= static_cast<size_t>(r);
+    }
+    return true;
+  }
+
+  void Serve(int fd) {
+    for (;;) {
+      uint8_t size_bytes[4];
+      if (!ReadFull(fd, size_bytes, 4)) return;
+      const int32_t size = log::internal::LoadBE<int32_t>(size_bytes);
+      std::vector<uint8_t> frame(static_cast<size_t>(size));
+      if (!ReadFull(fd, frame.data(), frame.size())) return;
+      kafka::Reader r(frame);
+      kafka::RequestHeader h;
+      if (!kafka::DecodeRequestHeader(r, &h)) return;
+      kafka::ResponseFrame out(h.correlation_id);
+      bool drop = false;
+      switch (h.api_key) {
+        case kafka::kApiVersions:
+          kafka::EncodeApiVersionsResponse(out, h.api_version);
+          break;
+        case kafka::kMetadata: {
+          kafka::MetadataRequest req;
+          if (!kafka::Decode(r, h.api_version, &req)) return;
+          kafka::MetadataResponse m;
+          m.brokers.push_back({0, "127.0.0.1", port_});
+          m.cluster_id = "fake";
+          if (req.topics) {
+            for (auto t : *req.topics) {
+              m.topics.push_back(
+                  {0, std::string(t), false, {{0, 0, 0, {0}, {0}}}});
+            }
+          }
+          kafka::Encode(out, h.api_version, m);
+          break;
+        }
+        case kafka::kInitProducerId: {
+          kafka::InitProducerIdResponse resp{0, 1000 + pid_calls_++, 0};
+          kafka::Encode(out, h.api_version, resp);
+          break;
+        }
+        case kafka::kProduce:
+          drop = !Produce(r, h, out);
+          break;
+        default:
+          return;
+      }
+      if (drop) {
+        ::shutdown(fd, SHUT_RDWR);
+        return;
+      }
+      std::string bytes;
+      for (auto piece : out.Finish()) {
+        bytes.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+      }
+      if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(bytes.size())) {
+        return;
+      }
+    }
+  }
+
+  // False: drop the connection.
+  bool Produce(kafka::Reader& r, const kafka::RequestHeader& h,
+               kafka::ResponseFrame& out) {
+    kafka::ProduceRequest req;
+    if (!kafka::Decode(r, h.api_version, &req)) return false;
+    kafka::ProduceResponse resp;
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& t : req.topics) {
+      auto& rt = resp.topics.emplace_back();
+      rt.name = std::string(t.name);
+      for (auto& p : t.partitions) {
+        // (Catch assertions are not for other threads: a bad batch shows as
+        // a dropped connection and failed deliveries.)
+        auto hdr = log::ValidateBatch(*p.records);
+        if (!hdr.ok()) return false;
+        SeenBatch b{hdr->producer_id,   hdr->producer_epoch,
+                    hdr->base_sequence, hdr->record_count,
+                    hdr->crc,           0};
+        b.answer = decide_(b, static_cast<int>(seen_.size()));
+        seen_.push_back(b);
+        if (b.answer == kDrop) return false;
+        const bool drop_after = b.answer == kAppendThenDrop;
+        auto& rp = rt.partitions.emplace_back();
+        rp.index = p.index;
+        rp.error = drop_after ? 0 : b.answer;
+        if (rp.error != 0) continue;
+        // Kafka's de-duplication: a batch already appended is answered
+        // with its original offset; otherwise it must continue the
+        // producer's sequence.
+        if (b.producer_id < 0) {  // not idempotent: no checks
+          rp.base_offset = log_end_;
+          log_end_ += b.records;
+          continue;
+        }
+        auto key = std::make_pair(b.producer_id, b.base_sequence);
+        auto it = appended_.find(key);
+        if (it != appended_.end()) {
+          rp.base_offset = it->second;
+          continue;
+        }
+        int32_t& next = next_seq_[b.producer_id];
+        if (b.base_sequence != next) {
+          rp.error = 45;  // OUT_OF_ORDER_SEQUENCE_NUMBER
+          seen_.back().answer = 45;
+          continue;
+        }
+        next += b.records;
+        rp.base_offset = log_end_;
+        appended_[key] = log_end_;
+        log_end_ += b.records;
+        if (drop_after) return false;
+      }
+    }
+    kafka::Encode(out, h.api_version, resp);
+    return true;
+  }
+
+  Decide decide_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex mu_;
+  std::vector<int> fds_;
+  std::vector<std::thread> connections_;
+  std::vector<SeenBatch> seen_;
+  std::map<std::pair<int64_t, int32_t>, int64_t> appended_;
+  std::map<int64_t, int32_t> next_seq_;
+  int64_t log_end_ = 0;
+  std::atomic<int> pid_calls_{0};
+};
+
+struct Outcome {
+  std::mutex mu;
+  std::vector<int64_t> offsets;  // in callback order
+  int failed = 0;
+};
+
+// Sends `n` records of ~100 bytes in batches of about `per_batch`, then
+// flushes.
+void ProduceAll(FakeBroker& broker, int n, Outcome* out,
+                Properties extra = {}) {
+  Properties p = {{"bootstrap.servers", broker.bootstrap()},
+                  {"batch.size", "1000"},
+                  {"linger.ms", "0"},
+                  {"retry.backoff.ms", "10"},
+                  {"request.timeout.ms", "2000"},
+                  {"delivery.timeout.ms", "10000"}};
+  for (auto& [k, v] : extra) p[k] = v;
+  auto producer = Producer::Create(p);
+  REQUIRE(producer.ok());
+  std::string value(100, 'v');
+  for (int i = 0; i < n; i++) {
+    ProducerRecord r;
+    r.topic = "t";
+    r.value = value;
+    (*producer)->Send(r,
+                      [out](const absl::Status& s, const RecordMetadata& md) {
+                        std::lock_guard<std::mutex> l(out->mu);
+                        if (s.ok()) {
+                          out->offsets.push_back(md.offset);
+                        } else {
+                          out->failed++;
+                        }
+                      });
+  }
+  REQUIRE((*producer)->Flush(std::chrono::seconds(30)).ok());
+}
+
+void CheckDeliveredInOrder(Outcome& out, int n) {
+  CHECK(out.failed == 0);
+  REQUIRE(out.offsets.size() == static_cast<size_t>(n));
+  for (int i = 0; i < n; i++) CHECK(out.offsets[i] == i);
+}
+
+TEST_CASE(
+    "A retriable error makes the partition resend the same batch bytes, and "
+    "the batches behind it follow in order",
+    "[client][sender][fake]") {
+  // The first batch is refused with NOT_LEADER_OR_FOLLOWER; the ones
+  // pipelined behind it then see a sequence gap (OUT_OF_ORDER_SEQUENCE).
+  FakeBroker broker([](const SeenBatch& b, int index) -> int16_t {
+    return index == 0 ? 6 : 0;
+  });
+  Outcome out;
+  ProduceAll(broker, 200, &out);
+  CheckDeliveredInOrder(out, 200);
+  auto seen = broker.seen();
+  REQUIRE(seen.size() > 2);
+  CHECK(seen[0].answer == 6);
+  // Every resend of a sequence carries the same bytes (same CRC), under the
+  // same producer id: nothing was renumbered.
+  std::map<int32_t, uint32_t> crc_of;
+  for (const auto& b : seen) {
+    CHECK(b.producer_id == 1000);
+    auto [it, fresh] = crc_of.emplace(b.base_sequence, b.crc);
+    if (!fresh) CHECK(it->second == b.crc);
+  }
+  CHECK(broker.init_producer_id_calls() == 1);
+  CHECK(broker.appended() == crc_of.size());
+  // What was appended, in order, is sequence order.
+  int32_t next = 0;
+  for (const auto& b : seen) {
+    if (b.answer != 0 || b.base_sequence != next) continue;
+    next += b.records;
+  }
+  CHECK(next == 200);
+}
+
+TEST_CASE(
+    "A connection dropped after an append: the retry is answered as a "
+    "duplicate and nothing is appended twice",
+    "[client][sender][fake]") {
+  // The third batch is appended but its answer lost with the connection;
+  // the eighth is lost before it is appended.
+  std::atomic<int> drops{0};
+  FakeBroker broker([&](const SeenBatch& b, int index) -> int16_t {
+    if (index == 2) {
+      drops++;
+      return kAppendThenDrop;
+    }
+    if (index == 7) {
+      drops++;
+      return kDrop;
+    }
+    return 0;
+  });
+  Outcome out;
+  ProduceAll(broker, 300, &out);
+  CheckDeliveredInOrder(out, 300);
+  CHECK(drops.load() == 2);
+  auto seen = broker.seen();
+  int32_t total = 0;
+  std::map<int32_t, int> sends;
+  for (const auto& b : seen) {
+    if (sends[b.base_sequence]++ == 0) total += b.records;
+  }
+  CHECK(total == 300);
+  CHECK(broker.appended() == sends.size());  // once each
+}
+
+TEST_CASE(
+    "UNKNOWN_PRODUCER_ID gets a new producer id with sequences from 0, not a "
+    "failure",
+    "[client][sender][fake]") {
+  FakeBroker broker([](const SeenBatch& b, int index) -> int16_t {
+    return index == 0 ? 59 : 0;
+  });
+  Outcome out;
+  ProduceAll(broker, 100, &out);
+  CheckDeliveredInOrder(out, 100);
+  auto seen = broker.seen();
+  REQUIRE(seen.size() >= 2);
+  CHECK(seen[0].producer_id == 1000);
+  CHECK(broker.init_producer_id_calls() == 2);
+  // After the reset everything is sent under the new id, from sequence 0.
+  bool after_reset = false;
+  int32_t next = 0;
+  for (const auto& b : seen) {
+    if (b.producer_id == 1001) {
+      if (!after_reset) CHECK(b.base_sequence == 0);
+      after_reset = true;
+      if (b.answer == 0) {
+        CHECK(b.base_sequence == next);
+        next += b.records;
+      }
+    }
+  }
+  CHECK(after_reset);
+  CHECK(next == 100);
+}
+
+TEST_CASE(
+    "An OUT_OF_ORDER_SEQUENCE nothing explains resets the producer id; a "
+    "fatal error fails only its own batch",
+    "[client][sender][fake]") {
+  FakeBroker broker([](const SeenBatch& b, int index) -> int16_t {
+    if (index == 0) return 45;  // the broker lost our sequence state
+    return 0;
+  });
+  Outcome out;
+  ProduceAll(broker, 50, &out);
+  CheckDeliveredInOrder(out, 50);
+  CHECK(broker.init_producer_id_calls() == 2);
+
+  FakeBroker strict([](const SeenBatch& b, int index) -> int16_t {
+    return index == 0 ? 87 : 0;  // INVALID_RECORD: not retriable
+  });
+  Outcome mixed;
+  ProduceAll(strict, 50, &mixed,
+             {{"batch.size", "100000"}, {"linger.ms", "50"}});
+  // One batch (every record so far) failed; the producer went on.
+  CHECK(mixed.failed + static_cast<int>(mixed.offsets.size()) == 50);
+  CHECK(mixed.failed > 0);
+}
+
+TEST_CASE("Without idempotence no producer id is requested",
+          "[client][sender][fake]") {
+  FakeBroker broker([](const SeenBatch&, int) -> int16_t { return 0; });
+  Outcome out;
+  ProduceAll(broker, 20, &out, {{"enable.idempotence", "false"}});
+  CHECK(out.failed == 0);
+  CHECK(broker.init_producer_id_calls() == 0);
+  for (const auto& b : broker.seen()) {
+    CHECK(b.producer_id == -1);
+    CHECK(b.base_sequence == -1);
+  }
+}
+
+}  // namespace
+}  // namespace fjord::testing
