@@ -78,7 +78,7 @@ absl::Status BrokerSession::CreateRegistration(int64_t lease) {
                                           "decode (%s)",
                                           holder.status().message());
       return absl::AlreadyExistsError(absl::StrFormat(
-          "node.id %d is already registered in cluster '%s' by %s, lease %x "
+          "node.id %d is already registered under %s by %s, lease %x "
           "(key %s); every broker needs its own node.id",
           self.node_id, keys_.root(), who, kv.lease, key));
     }

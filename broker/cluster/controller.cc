@@ -78,7 +78,8 @@ void Controller::Step(const ClusterSnapshot& s) {
   // A snapshot that already includes this term's election but shows another
   // (or no) controller means the term is over.
   if (active_ && s.revision >= epoch_ &&
-      (!s.controller || s.controller->epoch != epoch_)) {
+      (!s.controller || s.controller->epoch != epoch_ ||
+       s.controller->lease != term_lease_)) {
     Resign("the controller key was deleted or replaced");
   }
   if (!active_) Campaign(s);
@@ -119,8 +120,15 @@ void Controller::Campaign(const ClusterSnapshot& s) {
 
 bool Controller::GuardedTxn(std::vector<Compare> compares, std::vector<Op> ops,
                             std::string_view what) {
+  // The term: the key this broker created, still bound to its lease (a
+  // key deleted and re-created, or overwritten, fails the guard).
   compares.insert(compares.begin(),
-                  Compare::CreateRevision(keys_.controller(), epoch_));
+                  {Compare::CreateRevision(keys_.controller(), epoch_),
+                   {keys_.controller(),
+                    Compare::Target::kLease,
+                    Compare::Result::kEqual,
+                    term_lease_,
+                    {}}});
   auto txn = etcd_->Txn(compares, ops, {Op::Get(keys_.controller())});
   if (!txn.ok()) {
     spdlog::warn("controller: {}: {}", what, txn.status().message());
@@ -128,7 +136,8 @@ bool Controller::GuardedTxn(std::vector<Compare> compares, std::vector<Op> ops,
   }
   if (txn->succeeded) return true;
   if (txn->reads.empty() || txn->reads[0].kvs.empty() ||
-      txn->reads[0].kvs[0].create_revision != epoch_) {
+      txn->reads[0].kvs[0].create_revision != epoch_ ||
+      txn->reads[0].kvs[0].lease != term_lease_) {
     Resign(absl::StrFormat("%s: the controller key is no longer this term's",
                            what));
   }
@@ -224,11 +233,12 @@ void Controller::HandleRequest(const ClusterSnapshot& s,
           : r.replication_factor;
   int64_t placed = 0;
   for (const auto& [name, t] : s.topics) placed += t->partitions.size();
-  // Each topic starts where the previous ones left off, so leaders stay
-  // balanced across topics.
+  // Each topic continues where the previous ones left off, so leaders
+  // and followers stay balanced across topics.
   const int64_t n = std::max<int64_t>(1, brokers.size());
-  auto assignment = AssignReplicas(brokers, r.partitions, rf,
-                                   static_cast<int32_t>(placed % n));
+  auto assignment = AssignReplicas(
+      brokers, r.partitions, rf,
+      static_cast<int32_t>(placed % (n * std::max<int64_t>(1, n - 1))));
   if (!assignment.ok()) {
     Refuse(r, TopicRequest::Error::kInvalidReplicationFactor,
            std::string(assignment.status().message()));

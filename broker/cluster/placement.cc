@@ -18,23 +18,29 @@ absl::StatusOr<std::vector<std::vector<int32_t>>> AssignReplicas(
         "replication factor must be at least 1, got %d", replication_factor));
   }
   const int32_t n = static_cast<int32_t>(brokers.size());
+  if (start < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("start index must not be negative, got %d", start));
+  }
   if (replication_factor > n) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "replication factor %d is larger than the %d live broker%s",
         replication_factor, n, n == 1 ? "" : "s"));
   }
-  start = ((start % n) + n) % n;
   std::vector<std::vector<int32_t>> out;
   out.reserve(partitions);
-  int32_t shift = start;
   for (int32_t p = 0; p < partitions; p++) {
-    if (p > 0 && p % n == 0) shift++;
-    const int32_t first = (p + start) % n;
+    // The partition's index in the sequence of every partition placed so
+    // far: leaders go round robin along it, and the followers' shift grows
+    // by one per round of n, as within one topic in Kafka.
+    const int64_t g = static_cast<int64_t>(start) + p;
+    const int32_t first = static_cast<int32_t>(g % n);
+    const int64_t shift = g / n;
     std::vector<int32_t> replicas{brokers[first]};
     for (int32_t j = 0; j < replication_factor - 1; j++) {
       // Kafka's replicaIndex(): 1 + (shift + j) % (n - 1) steps on from the
       // first replica, never landing on it again.
-      const int32_t step = 1 + (shift + j) % (n - 1);
+      const int32_t step = static_cast<int32_t>(1 + (shift + j) % (n - 1));
       replicas.push_back(brokers[(first + step) % n]);
     }
     out.push_back(std::move(replicas));

@@ -21,13 +21,15 @@ namespace fjord::cluster {
 
 // Replica lists for `partitions` partitions over `brokers` (distinct ids,
 // sorted ascending), in the manner of Kafka's rack-unaware
-// assignReplicasToBrokers with a fixed start index: partition p's first
-// replica (its preferred leader) is brokers[(p + start) % n], so leaders go
-// round robin; the followers follow at a shift that grows by one every n
-// partitions, so followers spread as well. `start` rotates between topics
-// (the controller passes the number of partitions already placed) so that
-// leaders stay balanced across topics too.
-// kInvalidArgument if replication_factor < 1 or partitions < 1;
+// assignReplicasToBrokers, continued across topics: `start` is the number
+// of partitions placed before this topic (the controller passes it, taken
+// modulo n * (n - 1), after which the pattern repeats). Partition p is the
+// g = start + p'th placed: its first replica (the preferred leader) is
+// brokers[g % n], so leaders go round robin over topics too, and each
+// follower is 1 + (g / n + j) % (n - 1) brokers further on, so followers
+// spread as well. With start 0 this is exactly Kafka's assignment with
+// fixed start index 0.
+// kInvalidArgument if replication_factor < 1, partitions < 1 or start < 0;
 // kFailedPrecondition ("replication factor 3 is larger than the 2 live
 // brokers") if replication_factor > brokers.size().
 absl::StatusOr<std::vector<std::vector<int32_t>>> AssignReplicas(
