@@ -24,6 +24,10 @@ Controller::Controller(EtcdClient* etcd, const KeyLayout& keys,
 Controller::~Controller() { Stop(); }
 
 void Controller::Start() {
+  {
+    absl::MutexLock l(&mu_);
+    changed_ = true;  // campaign at once, not after the first tick
+  }
   listener_ = cache_->Subscribe([this](const auto&) {
     absl::MutexLock l(&mu_);
     changed_ = true;

@@ -543,10 +543,8 @@ absl::StatusOr<std::unique_ptr<EtcdClient>> EtcdClient::Connect(
       }
       last = rep->FromGrpc(s, i, "Range");
     } else {
-      last = absl::UnavailableError(
-          absl::StrFormat("etcd at %s: connection refused or timed out "
-                          "(channel state %d)",
-                          e.url, static_cast<int>(e.channel->GetState(false))));
+      last = absl::UnavailableError(absl::StrFormat(
+          "etcd at %s: connection refused or timed out", e.url));
     }
     if (absl::Now() >= deadline && (attempt + 1) >= rep->endpoint_count()) {
       break;
