@@ -17,6 +17,8 @@ packages=(
   catch2 libbenchmark-dev clang libclang-rt-14-dev
   # independent Kafka clients for end-to-end tests
   kcat librdkafka-dev
+  # cluster metadata (broker/cluster/): etcd, and etcdctl for the tests
+  etcd-server etcd-client
 )
 
 missing=()

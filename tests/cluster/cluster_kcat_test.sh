@@ -54,6 +54,11 @@ for id in 1 2 3; do
   ls "$dir/broker-$id/data" | grep -q '^orders-5$' || fail "broker $id has no local orders logs"
 done
 
+step "idempotent producers get their ids from blocks in etcd"
+seq 1 10 | K -P -t ids -X enable.idempotence=true || fail "idempotent produce"
+E get /fjord/fjord-local/producer_ids --print-value-only > "$dir/ids.json" || fail "etcdctl get"
+grep -q '"next_producer_id":"[1-9][0-9]*"' "$dir/ids.json" || fail "producer ids: $(cat "$dir/ids.json")"
+
 step "stop: every broker deregisters and stops cleanly"
 cluster stop "$dir" > "$dir/stop.out" 2>&1 || fail "stop: $(cat "$dir/stop.out")"
 for id in 1 2 3; do

@@ -9,8 +9,13 @@ BROKER=$1
 CLUSTER_SH=$2
 . "$(dirname "$0")/cluster_test_lib.sh"
 
+# A loopback port nobody listens on now (bash's /dev/tcp: refused).
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    if ! (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
 }
 # run_broker NAME ARGS...: starts a broker on 127.0.0.9 with port-0
 # listeners, its own data dir, in the background; sets $bpid.
