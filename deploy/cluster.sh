@@ -13,8 +13,8 @@
 # DIR (default ${TMPDIR:-/tmp}/fjord-cluster) holds everything: etcd/ and
 # broker-<id>/ data, <name>.log, <name>.pid, broker-<id>.properties, and
 # `bootstrap` (the brokers' host:port list) and `etcd.endpoint`.
-# Environment: FJORD_BROKER (default build/bin/fjord-broker next to this
-# script), CLUSTER_ID (fjord-local), ETCD_PORT (2379), KAFKA_PORT (9092),
+# Environment: FJORD_BROKER (default: this checkout's
+# build/bin/fjord-broker), CLUSTER_ID (fjord-local), ETCD_PORT (2379), KAFKA_PORT (9092),
 # GRPC_PORT (9093), METRICS_PORT (9094) -- 0 lets the kernel pick a free
 # port (the ports in use are read back from the logs) -- and BROKER_SET
 # (extra "key=value ..." properties for every broker).
