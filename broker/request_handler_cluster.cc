@@ -27,41 +27,52 @@ namespace {
 constexpr absl::Duration kMaxTopicWait = absl::Seconds(30);
 
 // Starts `start(done)` and waits, without blocking the thread, until
-// `done` is called or `timeout` passes (then kDeadlineExceeded). The timer
-// belongs to the calling coroutine's strand, and the cancel is posted to
-// it, so a result that races with the wait is never lost: it is checked
-// before every wait.
+// `done` is called or `timeout` passes (then kDeadlineExceeded). `done` may
+// run on any thread, and later than the wait (after a timeout, or once the
+// io_context is gone): it owns only the mailbox, never an Asio object, and
+// wakes the timer only while the waiting coroutine still exists, through
+// a handler posted to the coroutine's strand, which checks again. A result
+// that races with the wait is never lost: it is checked before each wait.
 asio::awaitable<absl::Status> AwaitDone(
     const std::function<void(ClusterMember::Done)>& start,
     absl::Duration timeout) {
-  struct State {
-    explicit State(asio::any_io_executor ex) : timer(ex) {}
-    asio::steady_timer timer;
+  struct Mailbox {
     std::mutex mu;
     std::optional<absl::Status> result;
+    asio::steady_timer* timer = nullptr;  // null once the waiter is gone
   };
-  auto st = std::make_shared<State>(co_await asio::this_coro::executor);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  auto mb = std::make_shared<Mailbox>();
+  mb->timer = &timer;
+  struct Detach {
+    Mailbox* mb;
+    ~Detach() {
+      std::lock_guard<std::mutex> l(mb->mu);
+      mb->timer = nullptr;
+    }
+  } detach{mb.get()};
   const auto deadline =
       std::chrono::steady_clock::now() + absl::ToChronoMilliseconds(timeout);
-  start([st](absl::Status s) {
-    {
-      std::lock_guard<std::mutex> l(st->mu);
-      st->result = std::move(s);
-    }
-    asio::post(st->timer.get_executor(), [st] { st->timer.cancel(); });
+  start([mb](absl::Status s) {
+    std::lock_guard<std::mutex> l(mb->mu);
+    mb->result = std::move(s);
+    if (mb->timer == nullptr) return;
+    asio::post(mb->timer->get_executor(), [mb] {
+      std::lock_guard<std::mutex> l(mb->mu);
+      if (mb->timer != nullptr) mb->timer->cancel();
+    });
   });
   for (;;) {
     {
-      std::lock_guard<std::mutex> l(st->mu);
-      if (st->result) co_return *st->result;
+      std::lock_guard<std::mutex> l(mb->mu);
+      if (mb->result) co_return *mb->result;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       co_return absl::DeadlineExceededError("timed out");
     }
-    st->timer.expires_at(deadline);
+    timer.expires_at(deadline);
     std::error_code ec;
-    co_await st->timer.async_wait(
-        asio::redirect_error(asio::use_awaitable, ec));
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
