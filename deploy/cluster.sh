@@ -112,9 +112,11 @@ do_start() {
   dir=$(cd "$dir" && pwd)
   if alive "$dir/etcd.pid" etcd; then die "a cluster is already running in $dir (stop it first)"; fi
 
-  # etcd. Its own peer URL is never dialled in a one-member cluster.
+  # etcd. Its own peer URL is never dialled in a one-member cluster. Its
+  # history is compacted hourly (brokers re-read after a compaction).
   : > "$dir/etcd.log"
   etcd --name fjord-etcd --data-dir "$dir/etcd" \
+    --auto-compaction-mode periodic --auto-compaction-retention 1h \
     --listen-client-urls "http://127.0.0.1:$etcd_port" \
     --advertise-client-urls "http://127.0.0.1:$etcd_port" \
     --listen-peer-urls http://127.0.0.1:0 \

@@ -1,5 +1,7 @@
 #include "broker/cluster/broker_session.h"
 
+#include <random>
+
 #include "absl/strings/str_format.h"
 #include "log/status_macros.h"
 #include "log/strings.h"
@@ -7,12 +9,25 @@
 
 namespace fjord::cluster {
 
+namespace {
+
+SessionOptions WithIncarnation(SessionOptions o) {
+  if (o.self.incarnation.empty()) {
+    std::random_device rd;
+    const uint64_t r = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    o.self.incarnation = absl::StrFormat("%016x", r);
+  }
+  return o;
+}
+
+}  // namespace
+
 BrokerSession::BrokerSession(EtcdClient* etcd, const KeyLayout& keys,
                              SessionOptions options,
                              std::function<void(const absl::Status&)> on_fatal)
     : etcd_(etcd),
       keys_(keys),
-      options_(std::move(options)),
+      options_(WithIncarnation(std::move(options))),
       on_fatal_(std::move(on_fatal)) {}
 
 BrokerSession::~BrokerSession() { Close(); }
@@ -58,10 +73,32 @@ absl::Status BrokerSession::CreateRegistration(int64_t lease) {
     const KeyValue& kv = txn.reads[0].kvs[0];
     if (kv.lease == lease) return absl::OkStatus();
     absl::StatusOr<BrokerInfo> holder = DecodeBroker(kv.value);
+    if (holder.ok() && !self.incarnation.empty() &&
+        holder->incarnation == self.incarnation && kv.lease != 0) {
+      // This very process, which lost its lease locally while etcd kept it
+      // (a keepalive hiccup, an etcd restart): move the registration to the
+      // new lease in place, so the controller sees no broker death.
+      ASSIGN_OR_RETURN(TxnResult moved,
+                       etcd_->Txn({{key,
+                                    Compare::Target::kLease,
+                                    Compare::Result::kEqual,
+                                    kv.lease,
+                                    {}}},
+                                  {Op::Put(key, value, lease)}));
+      if (!moved.succeeded) continue;
+      absl::Status r = etcd_->RevokeLease(kv.lease);
+      if (!r.ok() && !absl::IsNotFound(r)) {
+        spdlog::warn("node {}: revoking the old lease {:x}: {}", self.node_id,
+                     kv.lease, r.message());
+      }
+      return absl::OkStatus();
+    }
     if (holder.ok() && holder->hostname == self.hostname &&
         holder->data_dir == self.data_dir) {
       // This broker's previous incarnation: this process holds the data
       // directory's lock, so that one is gone; do not wait for its lease.
+      // Its registration is deleted (the controller sees it die: it may
+      // have lost unflushed data) before this one is created.
       spdlog::info(
           "node {}: replacing the registration of this broker's previous "
           "incarnation (pid {}, lease {:x})",

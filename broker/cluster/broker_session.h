@@ -27,6 +27,7 @@ namespace fjord::cluster {
 
 struct SessionOptions {
   // What is registered: node id, advertised endpoints, host, data dir, pid.
+  // An empty self.incarnation gets a random one.
   BrokerInfo self;
   // The lease TTL (broker.session.timeout.ms, in whole seconds; etcd
   // enforces at least 2).

@@ -61,6 +61,25 @@ void Controller::Run() {
   }
 }
 
+void Controller::WarnThrottled(const std::string& message) {
+  // While etcd is unreachable every tick fails the same way: say so once
+  // every few seconds, not twice a second.
+  const absl::Time now = absl::Now();
+  if (now - last_warning_ < absl::Seconds(5)) {
+    suppressed_warnings_++;
+    return;
+  }
+  if (suppressed_warnings_ > 0) {
+    spdlog::warn("{} (and {} similar warnings in the last {} s)", message,
+                 suppressed_warnings_,
+                 absl::ToInt64Seconds(now - last_warning_));
+  } else {
+    spdlog::warn("{}", message);
+  }
+  last_warning_ = now;
+  suppressed_warnings_ = 0;
+}
+
 void Controller::Resign(std::string_view why) {
   if (!active_) return;
   spdlog::warn("node {}: no longer the controller (epoch {}): {}",
@@ -102,8 +121,8 @@ void Controller::Campaign(const ClusterSnapshot& s) {
       etcd_->Txn({Compare::Absent(key)},
                  {Op::Put(key, EncodeController(me), lease)}, {Op::Get(key)});
   if (!txn.ok()) {
-    spdlog::warn("node {}: controller election: {}", me.node_id,
-                 txn.status().message());
+    WarnThrottled(absl::StrFormat("node %d: controller election: %s",
+                                  me.node_id, txn.status().message()));
     return;
   }
   int64_t epoch = 0;
@@ -135,7 +154,8 @@ bool Controller::GuardedTxn(std::vector<Compare> compares, std::vector<Op> ops,
                     {}}});
   auto txn = etcd_->Txn(compares, ops, {Op::Get(keys_.controller())});
   if (!txn.ok()) {
-    spdlog::warn("controller: {}: {}", what, txn.status().message());
+    WarnThrottled(
+        absl::StrFormat("controller: %s: %s", what, txn.status().message()));
     return false;
   }
   if (txn->succeeded) return true;

@@ -79,6 +79,7 @@ class Controller {
   bool GuardedTxn(std::vector<Compare> compares, std::vector<Op> ops,
                   std::string_view what);
   void Resign(std::string_view why);
+  void WarnThrottled(const std::string& message);
 
   EtcdClient* const etcd_;
   const KeyLayout keys_;
@@ -89,7 +90,9 @@ class Controller {
   std::atomic<int64_t> epoch_{0};
   std::atomic<int64_t> terms_{0};
   // The lease the current term is bound to.
-  int64_t term_lease_ = 0;  // controller thread only
+  int64_t term_lease_ = 0;                          // controller thread only
+  absl::Time last_warning_ = absl::InfinitePast();  // controller thread only
+  int64_t suppressed_warnings_ = 0;                 // controller thread only
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool changed_ ABSL_GUARDED_BY(mu_) = false;

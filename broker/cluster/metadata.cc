@@ -160,6 +160,7 @@ std::string EncodeBroker(const BrokerInfo& b) {
   m.set_data_dir(b.data_dir);
   m.set_pid(b.pid);
   m.set_registered_at_ms(b.registered_at_ms);
+  m.set_incarnation(b.incarnation);
   return ToJson(m);
 }
 
@@ -174,6 +175,7 @@ absl::StatusOr<BrokerInfo> DecodeBroker(std::string_view value) {
   b.data_dir = m.data_dir();
   b.pid = m.pid();
   b.registered_at_ms = m.registered_at_ms();
+  b.incarnation = m.incarnation();
   if (b.node_id < 0) {
     return absl::DataLossError(
         absl::StrFormat("broker record: negative node_id %d", b.node_id));

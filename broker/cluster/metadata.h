@@ -37,6 +37,7 @@ struct BrokerInfo {
   std::string data_dir;
   int32_t pid = 0;
   int64_t registered_at_ms = 0;
+  std::string incarnation;  // random per process
   // From etcd, not encoded in the value.
   int64_t lease = 0;
   int64_t create_revision = 0;

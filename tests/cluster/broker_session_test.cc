@@ -4,6 +4,7 @@
 #include "broker/cluster/broker_session.h"
 
 #include <catch2/catch.hpp>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -120,6 +121,51 @@ TEST_CASE(
   REQUIRE(kv->has_value());
   CHECK((*kv)->lease == node.session().lease_id());
   CHECK_FALSE(node.fatal());
+}
+
+TEST_CASE(
+    "BrokerSession: after losing a lease that etcd kept, the same process "
+    "moves its registration to a new lease without ever deleting it",
+    "[cluster][session]") {
+  KeyLayout keys(UniqueClusterName());
+  auto etcd = ConnectEtcd(SharedEtcd().endpoint());
+  TestNode node(SharedEtcd(), keys, 8, NoController());
+  REQUIRE(node.status().ok());
+  const KeyValue before = **etcd->Get(keys.broker(8));
+  std::mutex mu;
+  std::vector<WatchEvent> events;
+  WatchCallbacks cb;
+  cb.on_events = [&](std::span<const WatchEvent> e, int64_t) {
+    std::lock_guard<std::mutex> l(mu);
+    events.insert(events.end(), e.begin(), e.end());
+  };
+  auto watch = etcd->WatchPrefix(keys.broker(8), before.mod_revision + 1, cb);
+  REQUIRE(watch.ok());
+  // The node cannot reach etcd, but its lease is kept alive by someone
+  // else: to the node the lease is lost, to etcd it is not.
+  node.CutOff();
+  REQUIRE(WaitUntil(
+      [&] {
+        (void)etcd->KeepAliveOnce(before.lease);
+        return !node.session().alive();
+      },
+      absl::Seconds(6)));
+  node.Reconnect();
+  REQUIRE(WaitUntil(
+      [&] {
+        (void)etcd->KeepAliveOnce(before.lease);
+        return node.session().alive();
+      },
+      absl::Seconds(8)));
+  const KeyValue after = **etcd->Get(keys.broker(8));
+  CHECK(after.lease == node.session().lease_id());
+  CHECK(after.lease != before.lease);
+  CHECK(after.create_revision == before.create_revision);
+  CHECK(absl::IsNotFound(etcd->KeepAliveOnce(before.lease).status()));
+  absl::SleepFor(absl::Milliseconds(200));
+  std::lock_guard<std::mutex> l(mu);
+  for (const WatchEvent& e : events) CHECK(e.type == WatchEvent::Type::kPut);
+  CHECK_FALSE(events.empty());
 }
 
 TEST_CASE(

@@ -46,10 +46,12 @@ TEST_CASE("Records: the stored bytes are the documented JSON",
   b.data_dir = "/d/2";
   b.pid = 77;
   b.registered_at_ms = 1700000000000;
+  b.incarnation = "00c0ffee00c0ffee";
   CHECK(EncodeBroker(b) ==
         R"({"node_id":2,"kafka":{"host":"127.0.0.3","port":9092},)"
         R"("grpc":{"host":"127.0.0.3","port":9093},"hostname":"h",)"
-        R"("data_dir":"/d/2","pid":77,"registered_at_ms":"1700000000000"})");
+        R"("data_dir":"/d/2","pid":77,"registered_at_ms":"1700000000000",)"
+        R"("incarnation":"00c0ffee00c0ffee"})");
 
   TopicState t;
   t.name = "orders";
