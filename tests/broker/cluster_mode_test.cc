@@ -239,7 +239,8 @@ TEST_CASE(
   ClusterBroker a(cluster, 1), b(cluster, 2);
   REQUIRE(Eventually(
       [&] {
-        return ParseMetadata(b.Call(MetadataRequest({}))).brokers.size() == 2;
+        return ParseMetadata(b.Call(MetadataRequest({}))).brokers.size() == 2 &&
+               a.member->Snapshot()->brokers.size() == 2;
       },
       absl::Seconds(5)));
 
@@ -341,6 +342,9 @@ TEST_CASE(
     "[broker][cluster]") {
   const std::string cluster = testing::UniqueClusterName();
   ClusterBroker a(cluster, 1), b(cluster, 2);
+  // a places with what its own view shows: wait until it sees b.
+  REQUIRE(Eventually([&] { return a.member->Snapshot()->brokers.size() == 2; },
+                     absl::Seconds(5)));
   REQUIRE(ParseCreateTopics(a.Call(CreateTopicsRequest("t", 2, 2))).first ==
           kafka::kNone);
   REQUIRE(

@@ -24,6 +24,7 @@ step "start 3 brokers; topic t with 3 partitions, replication factor 3"
 BROKER_SET="num.partitions=3" cluster start 3 "$dir" > "$dir/start.out" 2>&1 ||
   fail "cluster start: $(cat "$dir/start.out")"
 wait_until 10 controller_is 1 || fail "broker 1 is not the controller"
+wait_controller_sees 3
 # Partition p starts led by broker p + 1 (placement from an empty cluster).
 K -L -t t > /dev/null 2>&1  # Metadata for t creates it
 wait_until 10 sh -c "timeout 10 etcdctl --endpoints=$(etcd_ep) get /fjord/fjord-local/topics/t --print-value-only | grep -q '\"partition\":2,\"replicas\":\[3,'" ||

@@ -20,6 +20,7 @@ cluster status "$dir" > "$dir/status.out" || fail "status: $(cat "$dir/status.ou
 grep -q "registered: 1 2 3" "$dir/status.out" || fail "status: $(cat "$dir/status.out")"
 
 step "kcat -L lists all three brokers with their addresses"
+wait_controller_sees 3
 K -L > "$dir/meta.out" 2>&1 || fail "kcat -L: $(cat "$dir/meta.out")"
 grep -q " 3 brokers:" "$dir/meta.out" || fail "metadata: $(cat "$dir/meta.out")"
 for id in 1 2 3; do

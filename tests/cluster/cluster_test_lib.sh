@@ -42,3 +42,12 @@ wait_until() {
   done
   return 1
 }
+# sees_brokers N ADDR: the broker at ADDR lists N brokers in Metadata.
+sees_brokers() {
+  timeout 10 kcat -b "$2" -L -X api.version.request.timeout.ms=5000 2>/dev/null | grep -q " $1 brokers:"
+}
+# The controller (broker 1 after a start) places topics with what its own
+# view shows: wait until that view has all N brokers.
+wait_controller_sees() {
+  wait_until 10 sees_brokers "$1" "$(cat "$dir/broker-1.address")" || fail "broker 1 does not see $1 brokers"
+}

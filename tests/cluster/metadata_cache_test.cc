@@ -67,7 +67,7 @@ TEST_CASE(
   CHECK(s->partition("orders", 2) == nullptr);
   CHECK(s->topic("orders")->mod_revision > *crev);
   CHECK(s->live_broker_ids() == std::set<int32_t>{2});
-  CHECK(notified >= 4);
+  CHECK(notified >= 1);  // etcd may batch several revisions in one response
   (*cache)->Unsubscribe(id);
   REQUIRE(etcd->Delete(keys.topic("orders")).ok());
   CHECK((*cache)->WaitFor(
