@@ -10,6 +10,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "broker/cluster/etcd_client.h"
+#include "broker/cluster/metadata.h"
 #include "broker/coordinator/assignor.h"
 #include "log/status_macros.h"
 #include "log/strings.h"
@@ -151,6 +153,53 @@ absl::Status SetCoordinatorProperty(std::string_view key,
   return absl::NotFoundError(ToAbsl(key));
 }
 
+// The cluster-mode properties; kNotFound if `key` is not one of them.
+absl::Status SetClusterProperty(std::string_view key, std::string_view value,
+                                ClusterSettings* c) {
+  constexpr int64_t kMax = INT64_MAX;
+  if (key == "metadata.etcd.endpoints") {
+    if (value.empty()) {
+      c->etcd_endpoints.clear();  // back to a single node
+      return absl::OkStatus();
+    }
+    auto endpoints = cluster::ParseEtcdEndpoints(value);
+    if (!endpoints.ok()) {
+      return Bad(key, value, ToStd(endpoints.status().message()));
+    }
+    c->etcd_endpoints = *endpoints;
+    return absl::OkStatus();
+  }
+  if (key == "metadata.etcd.connect.timeout.ms") {
+    return ParseInt<int64_t>(key, value, 0, kMax, &c->etcd_connect_timeout_ms);
+  }
+  if (key == "metadata.etcd.request.timeout.ms") {
+    return ParseInt<int64_t>(key, value, 1, kMax, &c->etcd_request_timeout_ms);
+  }
+  if (key == "broker.session.timeout.ms") {
+    // etcd leases are whole seconds, at least 2 with etcd's defaults.
+    return ParseInt<int64_t>(key, value, 2000, 3'600'000,
+                             &c->session_timeout_ms);
+  }
+  if (key == "default.replication.factor") {
+    if (value == "-1") {
+      c->default_replication_factor = -1;
+      return absl::OkStatus();
+    }
+    return ParseInt<int32_t>(key, value, 1, 1000,
+                             &c->default_replication_factor);
+  }
+  if (key == "min.insync.replicas") {
+    return ParseInt<int32_t>(key, value, 1, 1000, &c->min_insync_replicas);
+  }
+  if (key == "unclean.leader.election.enable") {
+    return ParseBool(key, value, &c->unclean_leader_election);
+  }
+  if (key == "replica.lag.time.max.ms") {
+    return ParseInt<int64_t>(key, value, 1, kMax, &c->replica_lag_time_max_ms);
+  }
+  return absl::NotFoundError(ToAbsl(key));
+}
+
 }  // namespace
 
 std::string_view TopicConfigForBrokerDefault(std::string_view key) {
@@ -191,6 +240,9 @@ absl::Status BrokerConfig::Set(std::string_view key, std::string_view value) {
   if (key == "listeners") return address(&kafka_address);
   if (key == "advertised.listeners") return address(&advertised_kafka_address);
   if (key == "grpc.address") return address(&grpc_address);
+  if (key == "grpc.advertised.address") {
+    return address(&advertised_grpc_address);
+  }
   if (key == "metrics.address") return address(&metrics_address);
   if (key == "cluster.id") {
     cluster_id = std::string(value);
@@ -261,8 +313,23 @@ absl::Status BrokerConfig::Set(std::string_view key, std::string_view value) {
       !absl::IsNotFound(s)) {
     return s;
   }
+  if (absl::Status s = SetClusterProperty(key, value, &cluster);
+      !absl::IsNotFound(s)) {
+    return s;
+  }
   return absl::InvalidArgumentError(
       absl::StrFormat("unknown property '%s'", key));
+}
+
+absl::Status BrokerConfig::Validate() const {
+  if (cluster.enabled() && !cluster::IsValidClusterName(cluster_id)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "invalid value '%s' for cluster.id: in cluster mode it names the "
+        "etcd prefix /fjord/<cluster.id>/ and must be 1-200 characters of "
+        "[A-Za-z0-9._-]",
+        cluster_id));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status BrokerConfig::LoadFile(const std::string& path) {

@@ -26,12 +26,29 @@ struct HostPort {
 // "host:port" or "PLAINTEXT://host:port".
 absl::StatusOr<HostPort> ParseHostPort(std::string_view s);
 
+// Cluster mode (broker/cluster/README.md): on when metadata.etcd.endpoints
+// is set; otherwise the broker is a single node and needs nothing else.
+struct ClusterSettings {
+  std::vector<std::string> etcd_endpoints;  // metadata.etcd.endpoints
+  int64_t etcd_connect_timeout_ms = 2000;   // metadata.etcd.connect.timeout.ms
+  int64_t etcd_request_timeout_ms = 5000;   // metadata.etcd.request.timeout.ms
+  // The etcd lease TTL of the broker's registration (and of the controller
+  // key): how long a dead broker counts as alive. Whole seconds, >= 2 s.
+  int64_t session_timeout_ms = 3000;        // broker.session.timeout.ms
+  int32_t default_replication_factor = -1;  // default.replication.factor
+  int32_t min_insync_replicas = 2;          // min.insync.replicas
+  bool unclean_leader_election = false;     // unclean.leader.election.enable
+  int64_t replica_lag_time_max_ms = 30000;  // replica.lag.time.max.ms
+  bool enabled() const { return !etcd_endpoints.empty(); }
+};
+
 struct BrokerConfig {
   int32_t node_id = 0;                          // node.id (broker.id)
   std::string data_dir = "./fjord-data";        // log.dirs
   HostPort kafka_address{"127.0.0.1", 9092};    // listeners
   HostPort advertised_kafka_address;            // advertised.listeners
   HostPort grpc_address{"127.0.0.1", 9093};     // grpc.address (control plane)
+  HostPort advertised_grpc_address;             // grpc.advertised.address
   HostPort metrics_address{"127.0.0.1", 9094};  // metrics.address
   std::string cluster_id = "fjord-single-node";
   bool auto_create_topics = true;                // auto.create.topics.enable
@@ -48,6 +65,7 @@ struct BrokerConfig {
   // offset.metadata.max.bytes, group.*); checked as a whole by
   // coordinator.Validate().
   coordinator::CoordinatorOptions coordinator;
+  ClusterSettings cluster;
 
   BrokerConfig();
   // Sets one property. kInvalidArgument naming the key for an unknown key
@@ -56,10 +74,17 @@ struct BrokerConfig {
   // Reads a Kafka-style properties file: key=value lines, '#' and '!'
   // comments, blank lines. Errors name the file and line.
   absl::Status LoadFile(const std::string& path);
+  // Checks what no single property can: in cluster mode, a cluster.id
+  // usable in etcd keys. kInvalidArgument naming the property.
+  absl::Status Validate() const;
   // The host:port clients are told to connect to.
   HostPort advertised() const {
     return advertised_kafka_address.port != 0 ? advertised_kafka_address
                                               : kafka_address;
+  }
+  HostPort advertised_grpc() const {
+    return advertised_grpc_address.port != 0 ? advertised_grpc_address
+                                             : grpc_address;
   }
 };
 

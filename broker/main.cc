@@ -6,9 +6,11 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "asio.hpp"
 #include "broker/admin_service.h"
 #include "broker/broker_config.h"
+#include "broker/cluster_member.h"
 #include "broker/coordinator_service.h"
 #include "broker/grpc_server.h"
 #include "broker/kafka_server.h"
@@ -92,6 +94,19 @@ int main(int argc, char** argv) {
   if (absl::Status s = config.coordinator.Validate(); !s.ok()) {
     return Fail(s.message());
   }
+  if (absl::Status s = config.Validate(); !s.ok()) return Fail(s.message());
+
+  // Cluster mode: reach etcd before touching any data, so a broker that
+  // cannot see the cluster does not start (and serves no stale leadership).
+  std::unique_ptr<fjord::broker::ClusterMember> cluster;
+  if (config.cluster.enabled()) {
+    auto member = fjord::broker::ClusterMember::Connect(config);
+    if (!member.ok()) {
+      return Fail(absl::StrFormat("cluster mode (metadata.etcd.endpoints): %s",
+                                  member.status().message()));
+    }
+    cluster = std::move(*member);
+  }
 
   fjord::log::LogManagerOptions manager_options = config.manager;
   manager_options.data_dir = config.data_dir;
@@ -102,9 +117,17 @@ int main(int argc, char** argv) {
   auto topics = fjord::broker::TopicManager::Open(
       logs->get(), config.log_defaults, config.data_dir);
   if (!topics.ok()) return Fail(topics.status().message());
-  fjord::broker::ProducerIdAllocator producer_ids(
-      fjord::log::PosixFileSystem(), config.data_dir + "/producer-ids",
-      config.producer_id_block_size);
+  // In cluster mode producer-id blocks come from etcd, shared by all.
+  auto producer_ids =
+      cluster ? std::make_unique<fjord::broker::ProducerIdAllocator>(
+                    [m = cluster.get()](int64_t size) {
+                      return m->ReserveProducerIds(size);
+                    },
+                    config.producer_id_block_size)
+              : std::make_unique<fjord::broker::ProducerIdAllocator>(
+                    fjord::log::PosixFileSystem(),
+                    config.data_dir + "/producer-ids",
+                    config.producer_id_block_size);
   // Replays __consumer_offsets (created if missing) before anything serves.
   fjord::broker::GrpcServer grpc(config.grpc_address);
   fjord::coordinator::LoadReport groups_report;
@@ -118,8 +141,9 @@ int main(int argc, char** argv) {
       groups_report.groups, groups_report.offsets, groups_report.records,
       groups_report.elapsed_ms);
   fjord::broker::Metrics metrics;
-  fjord::broker::RequestHandler handler(&config, topics->get(), &producer_ids,
-                                        &metrics);
+  fjord::broker::RequestHandler handler(&config, topics->get(),
+                                        producer_ids.get(), &metrics);
+  if (cluster) handler.SetCluster(cluster.get());
 
   asio::io_context io;
   fjord::broker::KafkaServer server(io, config, &handler, &metrics);
@@ -163,14 +187,44 @@ int main(int argc, char** argv) {
                metrics_http.port());
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const std::error_code& ec, int signo) {
-    if (ec) return;
-    spdlog::info("signal {}: finishing in-flight requests and shutting down",
-                 signo);
+  auto shutdown = [&] {
+    signals.cancel();
     handler.Shutdown();
     server.Stop();
     grpc.Stop();  // before the logs close below
     metrics_http.Stop();
+  };
+  std::atomic<bool> fatal{false};
+  if (cluster) {
+    // Registered with the addresses just bound (port 0: the kernel's).
+    fjord::broker::HostPort grpc_advertised =
+        config.advertised_grpc_address.port != 0
+            ? config.advertised_grpc_address
+            : fjord::broker::HostPort{config.grpc_address.host, grpc.port()};
+    absl::Status s = cluster->Join(
+        config.advertised(), grpc_advertised, topics->get(),
+        [&](const absl::Status& why) {
+          spdlog::error("leaving the cluster and stopping: {}", why.message());
+          fatal = true;
+          asio::post(io, shutdown);
+        });
+    if (!s.ok()) {
+      shutdown();
+      return Fail(absl::StrFormat("cluster mode: %s", s.message()));
+    }
+    spdlog::info(
+        "fjord-broker {} joined cluster {} (etcd {}) advertising kafka {} "
+        "and grpc {}",
+        config.node_id, config.cluster_id,
+        absl::StrJoin(config.cluster.etcd_endpoints, ","),
+        config.advertised().ToString(), grpc_advertised.ToString());
+  }
+
+  signals.async_wait([&](const std::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("signal {}: finishing in-flight requests and shutting down",
+                 signo);
+    shutdown();
   });
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -182,10 +236,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i < threads; i++) pool.emplace_back([&] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
+  // Deregisters at once, so the controller moves leadership without
+  // waiting for the lease to expire.
+  if (cluster) cluster->Leave();
 
   if (absl::Status s = (*logs)->Close(); !s.ok()) {
     return Fail(absl::StrFormat("shutdown: %s", s.message()));
   }
+  if (fatal) return 1;
   spdlog::info("fjord-broker stopped cleanly");
   return 0;
 }

@@ -9,6 +9,14 @@ namespace fjord::broker {
 
 absl::StatusOr<int64_t> ProducerIdAllocator::Next() {
   absl::MutexLock l(&mu_);
+  if (reserve_) {
+    if (next_ >= block_end_) {
+      ASSIGN_OR_RETURN(auto block, reserve_(block_size_));
+      next_ = block.first;
+      block_end_ = block.second;
+    }
+    return next_++;
+  }
   if (!loaded_) {
     if (fs_->Exists(path_)) {
       ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(path_));

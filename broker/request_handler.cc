@@ -104,11 +104,20 @@ asio::awaitable<absl::StatusOr<HandledRequest>> RequestHandler::Handle(
     case kafka::kMetadata:
       out.response = HandleMetadata(h, r);
       break;
+    // (if/else, not ?:: GCC 12 miscompiles co_await in a conditional.)
     case kafka::kCreateTopics:
-      out.response = HandleCreateTopics(h, r);
+      if (cluster_ != nullptr) {
+        out.response = co_await HandleClusterCreateTopics(h, r);
+      } else {
+        out.response = HandleCreateTopics(h, r);
+      }
       break;
     case kafka::kDeleteTopics:
-      out.response = HandleDeleteTopics(h, r);
+      if (cluster_ != nullptr) {
+        out.response = co_await HandleClusterDeleteTopics(h, r);
+      } else {
+        out.response = HandleDeleteTopics(h, r);
+      }
       break;
     case kafka::kInitProducerId:
       out.response = HandleInitProducerId(h, r);
@@ -138,6 +147,10 @@ std::optional<TopicInfo> RequestHandler::FindOrCreateTopic(
     return std::nullopt;
   }
   if (auto t = topics_->Get(name)) return t;
+  if (cluster_ != nullptr) {
+    *error = ClusterTopicError(name, allow_create);
+    return std::nullopt;
+  }
   if (!allow_create || !config_->auto_create_topics) {
     *error = kafka::kUnknownTopicOrPartition;
     return std::nullopt;
@@ -406,6 +419,7 @@ RequestHandler::Frame RequestHandler::HandleMetadata(const RequestHeader& h,
                                                      Reader& r) {
   kafka::MetadataRequest req;
   if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  if (cluster_ != nullptr) return HandleClusterMetadata(h, req);
   kafka::MetadataResponse resp;
   HostPort advertised = config_->advertised();
   resp.brokers.push_back({config_->node_id, advertised.host, advertised.port});

@@ -21,6 +21,8 @@
 
 namespace fjord::broker {
 
+class ClusterMember;
+
 struct HandledRequest {
   int16_t api_key = -1;
   int16_t api_version = -1;
@@ -43,6 +45,12 @@ class RequestHandler {
   // Wakes parked fetches and makes later ones return at once (shutdown).
   void Shutdown() { shutting_down_ = true; }
 
+  // Cluster mode: Metadata, CreateTopics and DeleteTopics are answered from
+  // and through the cluster (request_handler_cluster.cc), and topics are
+  // never created locally on their own. `member` must outlive the handler;
+  // set it before serving.
+  void SetCluster(ClusterMember* member) { cluster_ = member; }
+
  private:
   using Frame = std::unique_ptr<kafka::ResponseFrame>;
   Frame HandleProduce(const kafka::RequestHeader& h, kafka::Reader& r,
@@ -60,10 +68,22 @@ class RequestHandler {
   std::optional<TopicInfo> FindOrCreateTopic(std::string_view name,
                                              bool allow_create, int16_t* error);
 
+  // Cluster mode (request_handler_cluster.cc).
+  Frame HandleClusterMetadata(const kafka::RequestHeader& h,
+                              const kafka::MetadataRequest& req);
+  asio::awaitable<Frame> HandleClusterCreateTopics(
+      const kafka::RequestHeader& h, kafka::Reader& r);
+  asio::awaitable<Frame> HandleClusterDeleteTopics(
+      const kafka::RequestHeader& h, kafka::Reader& r);
+  // For a topic with no local logs: the error to answer with, asking the
+  // controller to create it if `allow_create` and auto-creation is on.
+  int16_t ClusterTopicError(std::string_view name, bool allow_create);
+
   const BrokerConfig* const config_;
   TopicManager* const topics_;
   ProducerIdAllocator* const producer_ids_;
   Metrics* const metrics_;
+  ClusterMember* cluster_ = nullptr;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -19,6 +19,8 @@ packages=(
   kcat librdkafka-dev
   # the peers fjord is measured beside (perf/peers.sh, tests/perf/)
   nats-server redis-server redis-tools
+  # cluster metadata (broker/cluster/): etcd, and etcdctl for the tests
+  etcd-server etcd-client
 )
 
 missing=()

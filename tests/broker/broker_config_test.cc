@@ -118,5 +118,60 @@ TEST_CASE(
   CHECK(absl::IsNotFound(c.LoadFile(tmp.Sub("missing"))));
 }
 
+TEST_CASE(
+    "Config: cluster properties, off until metadata.etcd.endpoints is set",
+    "[broker][config]") {
+  BrokerConfig c;
+  CHECK_FALSE(c.cluster.enabled());
+  CHECK(c.cluster.session_timeout_ms == 3000);
+  CHECK(c.cluster.default_replication_factor == -1);
+  CHECK(c.cluster.min_insync_replicas == 2);
+  CHECK_FALSE(c.cluster.unclean_leader_election);
+  CHECK(c.cluster.replica_lag_time_max_ms == 30000);
+  REQUIRE(
+      c.Set("metadata.etcd.endpoints", "http://127.0.0.1:2379,127.0.0.1:2380")
+          .ok());
+  CHECK(c.cluster.enabled());
+  CHECK(c.cluster.etcd_endpoints ==
+        std::vector<std::string>{"http://127.0.0.1:2379",
+                                 "http://127.0.0.1:2380"});
+  REQUIRE(c.Set("metadata.etcd.connect.timeout.ms", "10000").ok());
+  REQUIRE(c.Set("broker.session.timeout.ms", "6000").ok());
+  REQUIRE(c.Set("default.replication.factor", "2").ok());
+  REQUIRE(c.Set("min.insync.replicas", "1").ok());
+  REQUIRE(c.Set("unclean.leader.election.enable", "true").ok());
+  REQUIRE(c.Set("replica.lag.time.max.ms", "10000").ok());
+  REQUIRE(c.Set("grpc.advertised.address", "broker-1.example:19093").ok());
+  CHECK(c.cluster.etcd_connect_timeout_ms == 10000);
+  CHECK(c.cluster.session_timeout_ms == 6000);
+  CHECK(c.cluster.default_replication_factor == 2);
+  CHECK(c.cluster.min_insync_replicas == 1);
+  CHECK(c.cluster.unclean_leader_election);
+  CHECK(c.cluster.replica_lag_time_max_ms == 10000);
+  CHECK(c.advertised_grpc().host == "broker-1.example");
+  CHECK(c.advertised_grpc().port == 19093);
+  // cluster.id becomes an etcd prefix: checked in cluster mode only.
+  REQUIRE(c.Set("cluster.id", "a/b").ok());
+  CHECK(absl::IsInvalidArgument(c.Validate()));
+  REQUIRE(c.Set("metadata.etcd.endpoints", "").ok());
+  CHECK_FALSE(c.cluster.enabled());
+  CHECK(c.Validate().ok());
+
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"metadata.etcd.endpoints", "https://127.0.0.1:2379"},
+           {"metadata.etcd.endpoints", "127.0.0.1"},
+           {"broker.session.timeout.ms", "1999"},
+           {"default.replication.factor", "0"},
+           {"min.insync.replicas", "0"},
+           {"unclean.leader.election.enable", "sometimes"},
+           {"replica.lag.time.max.ms", "0"},
+           {"metadata.etcd.request.timeout.ms", "0"}}) {
+    INFO(key << "=" << value);
+    auto s = c.Set(key, value);
+    CHECK(absl::IsInvalidArgument(s));
+    CHECK_THAT(std::string(s.message()), Catch::Contains(key));
+  }
+}
+
 }  // namespace
 }  // namespace fjord::broker

@@ -1,0 +1,271 @@
+#include "broker/cluster_member.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_format.h"
+#include "broker/cluster/producer_id_blocks.h"
+#include "broker/cluster/topic_requests.h"
+#include "log/status_macros.h"
+#include "log/strings.h"
+#include "spdlog/spdlog.h"
+
+namespace fjord::broker {
+
+namespace {
+
+std::string Hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string AbsoluteDir(const std::string& dir) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(dir, ec);
+  return ec ? dir : abs.lexically_normal().string();
+}
+
+cluster::ControllerOptions ControllerOptionsFor(const BrokerConfig& config) {
+  cluster::ControllerOptions o;
+  o.default_replication_factor = config.cluster.default_replication_factor;
+  o.unclean_leader_election = config.cluster.unclean_leader_election;
+  return o;
+}
+
+}  // namespace
+
+ClusterMember::ClusterMember(const BrokerConfig& config)
+    : node_id_(config.node_id),
+      data_dir_(AbsoluteDir(config.data_dir)),
+      keys_(config.cluster_id),
+      controller_options_(ControllerOptionsFor(config)),
+      session_ttl_seconds_((config.cluster.session_timeout_ms + 999) / 1000) {}
+
+ClusterMember::~ClusterMember() { Leave(); }
+
+absl::StatusOr<std::unique_ptr<ClusterMember>> ClusterMember::Connect(
+    const BrokerConfig& config) {
+  if (!config.cluster.enabled()) {
+    return absl::FailedPreconditionError(
+        "cluster mode needs metadata.etcd.endpoints");
+  }
+  RETURN_IF_ERROR(config.Validate());
+  std::unique_ptr<ClusterMember> m(new ClusterMember(config));
+  cluster::EtcdOptions o;
+  o.endpoints = config.cluster.etcd_endpoints;
+  o.connect_timeout =
+      absl::Milliseconds(config.cluster.etcd_connect_timeout_ms);
+  o.request_timeout =
+      absl::Milliseconds(config.cluster.etcd_request_timeout_ms);
+  ASSIGN_OR_RETURN(m->etcd_, cluster::EtcdClient::Connect(o));
+  ASSIGN_OR_RETURN(m->cache_,
+                   cluster::MetadataCache::Start(m->etcd_.get(), m->keys_));
+  m->jobs_thread_ = std::thread([p = m.get()] { p->RunJobs(); });
+  return m;
+}
+
+absl::Status ClusterMember::Join(
+    const HostPort& kafka, const HostPort& grpc, TopicManager* topics,
+    std::function<void(const absl::Status&)> on_fatal) {
+  cluster::SessionOptions so;
+  so.self.node_id = node_id_;
+  so.self.kafka = {kafka.host, kafka.port};
+  so.self.grpc = {grpc.host, grpc.port};
+  so.self.hostname = Hostname();
+  so.self.data_dir = data_dir_;
+  so.self.pid = static_cast<int32_t>(getpid());
+  so.ttl_seconds = session_ttl_seconds_;
+  // A registration of this node id held by someone else may be a broker
+  // that just died: give its lease time to run out before refusing.
+  so.takeover_wait = absl::Seconds(session_ttl_seconds_) + absl::Seconds(1);
+  ASSIGN_OR_RETURN(session_, cluster::BrokerSession::Register(
+                                 etcd_.get(), keys_, so, std::move(on_fatal)));
+  controller_ = std::make_unique<cluster::Controller>(
+      etcd_.get(), keys_, cache_.get(), session_.get(), controller_options_);
+  controller_->Start();
+  topics_ = topics;
+  listener_ = cache_->Subscribe([this](const auto&) {
+    absl::MutexLock l(&mu_);
+    sync_needed_ = true;
+  });
+  {
+    absl::MutexLock l(&mu_);
+    sync_needed_ = true;
+  }
+  sync_thread_ = std::thread([this] { RunReplicaSync(); });
+  return absl::OkStatus();
+}
+
+void ClusterMember::Leave() {
+  {
+    absl::MutexLock l(&mu_);
+    if (left_) return;
+    left_ = true;
+    stop_ = true;
+  }
+  if (controller_) controller_->Stop();
+  if (session_) session_->Close();
+  if (listener_ >= 0) cache_->Unsubscribe(listener_);
+  if (jobs_thread_.joinable()) jobs_thread_.join();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  if (cache_) cache_->Stop();
+}
+
+bool ClusterMember::serving() const {
+  return session_ != nullptr && session_->alive();
+}
+
+bool ClusterMember::is_controller() const {
+  return controller_ != nullptr && controller_->active();
+}
+
+void ClusterMember::CreateTopic(std::string name, int32_t partitions,
+                                int32_t replication_factor,
+                                std::map<std::string, std::string> configs,
+                                absl::Duration wait, Done done) {
+  cluster::TopicRequest r;
+  r.name = std::move(name);
+  r.operation = cluster::TopicRequest::Operation::kCreate;
+  r.partitions = partitions;
+  r.replication_factor = replication_factor;
+  r.configs = std::move(configs);
+  r.requested_by = node_id_;
+  absl::MutexLock l(&mu_);
+  jobs_.push_back([this, r = std::move(r), wait, done = std::move(done)] {
+    const int64_t lease = serving() ? session_->lease_id() : 0;
+    if (lease == 0) {
+      done(absl::UnavailableError(
+          "this broker is not registered in etcd (its session is lost)"));
+      return;
+    }
+    absl::Status s = SubmitTopicRequest(etcd_.get(), keys_, r, lease);
+    if (wait <= absl::ZeroDuration()) {
+      done(s.ok() || absl::IsAlreadyExists(s) || absl::IsFailedPrecondition(s)
+               ? absl::OkStatus()
+               : s);
+      return;
+    }
+    if (!s.ok()) {
+      done(s);
+      return;
+    }
+    done(AwaitTopicRequest(etcd_.get(), keys_, cache_.get(), r.name,
+                           r.operation, wait));
+  });
+}
+
+void ClusterMember::DeleteTopic(std::string name, absl::Duration wait,
+                                Done done) {
+  cluster::TopicRequest r;
+  r.name = std::move(name);
+  r.operation = cluster::TopicRequest::Operation::kDelete;
+  r.requested_by = node_id_;
+  absl::MutexLock l(&mu_);
+  jobs_.push_back([this, r = std::move(r), wait, done = std::move(done)] {
+    const int64_t lease = serving() ? session_->lease_id() : 0;
+    if (lease == 0) {
+      done(absl::UnavailableError(
+          "this broker is not registered in etcd (its session is lost)"));
+      return;
+    }
+    absl::Status s = SubmitTopicRequest(etcd_.get(), keys_, r, lease);
+    if (!s.ok() || wait <= absl::ZeroDuration()) {
+      done(s);
+      return;
+    }
+    done(AwaitTopicRequest(etcd_.get(), keys_, cache_.get(), r.name,
+                           r.operation, wait));
+  });
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> ClusterMember::ReserveProducerIds(
+    int64_t size) {
+  ASSIGN_OR_RETURN(
+      cluster::ProducerIdBlock block,
+      cluster::ReserveProducerIdBlock(etcd_.get(), keys_, node_id_, size));
+  return std::make_pair(block.first, block.end);
+}
+
+void ClusterMember::RunJobs() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      absl::MutexLock l(&mu_);
+      auto ready = [this] { return stop_ || !jobs_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (jobs_.empty()) return;  // stopping, nothing left
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+      if (stop_) {
+        // Answer what is queued without doing it.
+        jobs_.clear();
+      }
+    }
+    job();
+  }
+}
+
+void ClusterMember::RunReplicaSync() {
+  for (;;) {
+    {
+      absl::MutexLock l(&mu_);
+      auto wake = [this] { return stop_ || sync_needed_; };
+      // Also retried every second, in case creating a log failed.
+      mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Seconds(1));
+      if (stop_) return;
+      sync_needed_ = false;
+    }
+    SyncLocalTopics(*cache_->Snapshot());
+  }
+}
+
+void ClusterMember::SyncLocalTopics(const cluster::ClusterSnapshot& s) {
+  for (const auto& [name, t] : s.topics) {
+    bool here = false;
+    for (const auto& p : t->partitions) {
+      here |= std::find(p.replicas.begin(), p.replicas.end(), node_id_) !=
+              p.replicas.end();
+    }
+    if (!here) continue;
+    seen_topics_.insert(name);
+    auto local = topics_->Get(name);
+    if (local) {
+      if (local->partitions != static_cast<int32_t>(t->partitions.size())) {
+        spdlog::warn(
+            "cluster topic {} has {} partitions but its local copy {}; the "
+            "local copy is kept as is",
+            name, t->partitions.size(), local->partitions);
+      }
+      continue;
+    }
+    auto created = topics_->Create(
+        name, static_cast<int32_t>(t->partitions.size()), t->configs, false);
+    if (created.ok()) {
+      spdlog::info("cluster topic {}: created its {} local partition logs",
+                   name, t->partitions.size());
+    } else if (!absl::IsAlreadyExists(created.status())) {
+      spdlog::error("cluster topic {}: cannot create its local logs: {}", name,
+                    created.status().message());
+    }
+  }
+  for (auto it = seen_topics_.begin(); it != seen_topics_.end();) {
+    if (s.topic(*it) != nullptr) {
+      ++it;
+      continue;
+    }
+    absl::Status d = topics_->Delete(*it);
+    if (d.ok()) {
+      spdlog::info("cluster topic {} was deleted: removed its local logs", *it);
+    } else if (!absl::IsNotFound(d)) {
+      spdlog::error("cluster topic {} was deleted; removing its logs: {}", *it,
+                    d.message());
+      ++it;
+      continue;
+    }
+    it = seen_topics_.erase(it);
+  }
+}
+
+}  // namespace fjord::broker

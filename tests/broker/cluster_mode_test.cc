@@ -1,0 +1,401 @@
+// The broker's request handler in cluster mode, in process, with its
+// ClusterMember talking to a real etcd (through a proxy the test can cut):
+// Metadata from the cluster, CreateTopics through the controller, local
+// logs for local replicas, producer ids from shared blocks, and no stale
+// leaders from a broker cut off from etcd.
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "broker/cluster_member.h"
+#include "broker/kafka/errors.h"
+#include "broker/request_handler.h"
+#include "log/internal/endian.h"
+#include "tests/cluster/etcd_process.h"
+#include "tests/util/test_util.h"
+
+namespace fjord::broker {
+namespace {
+
+using kafka::Reader;
+using kafka::Writer;
+using testing::SharedEtcd;
+using testing::TcpProxy;
+using testing::TempDir;
+
+template <typename Pred>
+bool Eventually(Pred pred, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (pred()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return pred();
+}
+
+// One broker of a cluster: logs, topics, a ClusterMember and the handler.
+struct ClusterBroker {
+  TempDir tmp;
+  BrokerConfig config;
+  std::unique_ptr<TcpProxy> proxy;
+  std::unique_ptr<log::LogManager> logs;
+  std::unique_ptr<TopicManager> topics;
+  std::unique_ptr<ClusterMember> member;
+  std::unique_ptr<ProducerIdAllocator> ids;
+  std::unique_ptr<RequestHandler> handler;
+
+  ClusterBroker(const std::string& cluster, int32_t id) {
+    proxy = std::make_unique<TcpProxy>(SharedEtcd().port());
+    config.node_id = id;
+    config.cluster_id = cluster;
+    config.num_partitions = 2;
+    config.cluster.etcd_endpoints = {proxy->endpoint()};
+    config.cluster.session_timeout_ms = 2000;
+    config.cluster.etcd_request_timeout_ms = 1000;
+    config.log_defaults.flush_ms = -1;
+    config.data_dir = tmp.Sub("data");
+    log::LogManagerOptions o;
+    o.data_dir = config.data_dir;
+    o.default_config = config.log_defaults;
+    o.start_flusher = false;
+    o.cleaner_enable = false;
+    auto m = log::LogManager::Open(o);
+    REQUIRE(m.ok());
+    logs = std::move(*m);
+    auto t = TopicManager::Open(logs.get(), config.log_defaults, o.data_dir);
+    REQUIRE(t.ok());
+    topics = std::move(*t);
+    auto c = ClusterMember::Connect(config);
+    INFO(c.status().ToString());
+    REQUIRE(c.ok());
+    member = std::move(*c);
+    const std::string host = "127.0.0." + std::to_string(id + 1);
+    REQUIRE(member->Join({host, 9092}, {host, 9093}, topics.get(), {}).ok());
+    ids = std::make_unique<ProducerIdAllocator>(
+        [m = member.get()](int64_t n) { return m->ReserveProducerIds(n); }, 10);
+    handler =
+        std::make_unique<RequestHandler>(&config, topics.get(), ids.get());
+    handler->SetCluster(member.get());
+  }
+  ~ClusterBroker() {
+    handler.reset();
+    member.reset();
+    topics.reset();
+    (void)logs->Close();
+  }
+
+  std::string Call(std::string frame) {
+    asio::io_context io;
+    auto fut = asio::co_spawn(
+        io,
+        handler->Handle(
+            std::span(reinterpret_cast<uint8_t*>(frame.data()), frame.size())),
+        asio::use_future);
+    io.run();
+    auto handled = fut.get();
+    INFO(handled.status().ToString());
+    REQUIRE(handled.ok());
+    REQUIRE(handled->response != nullptr);
+    std::string out;
+    for (auto piece : handled->response->Finish()) {
+      out.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+    }
+    REQUIRE(out.size() >= 8);
+    return out.substr(8);
+  }
+};
+
+std::string Header(int16_t api, int16_t version) {
+  std::string s;
+  Writer w(&s);
+  w.Int16(api);
+  w.Int16(version);
+  w.Int32(42);
+  w.String("test");
+  return s;
+}
+
+// Metadata v1 for `topics` (nullopt: all topics).
+std::string MetadataRequest(std::optional<std::vector<std::string>> topics) {
+  std::string s = Header(kafka::kMetadata, 1);
+  Writer w(&s);
+  if (!topics) {
+    w.Int32(-1);
+  } else {
+    w.ArrayLength(topics->size());
+    for (const auto& t : *topics) w.String(t);
+  }
+  return s;
+}
+
+struct Meta {
+  struct Broker {
+    int32_t id;
+    std::string host;
+    int32_t port;
+  };
+  struct Partition {
+    int16_t error;
+    int32_t index, leader;
+    std::vector<int32_t> replicas, isr;
+  };
+  struct Topic {
+    int16_t error;
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::vector<Broker> brokers;
+  int32_t controller = -2;
+  std::vector<Topic> topics;
+};
+
+Meta ParseMetadata(std::string body) {
+  Reader r(std::span(reinterpret_cast<uint8_t*>(body.data()), body.size()));
+  Meta m;
+  for (int n = r.ArrayLength().value_or(0); n > 0; n--) {
+    Meta::Broker b;
+    b.id = r.Int32();
+    b.host = std::string(r.String());
+    b.port = r.Int32();
+    r.NullableString();
+    m.brokers.push_back(b);
+  }
+  m.controller = r.Int32();
+  for (int n = r.ArrayLength().value_or(0); n > 0; n--) {
+    Meta::Topic t;
+    t.error = r.Int16();
+    t.name = std::string(r.String());
+    r.Bool();
+    for (int k = r.ArrayLength().value_or(0); k > 0; k--) {
+      Meta::Partition p;
+      p.error = r.Int16();
+      p.index = r.Int32();
+      p.leader = r.Int32();
+      for (int i = r.ArrayLength().value_or(0); i > 0; i--) {
+        p.replicas.push_back(r.Int32());
+      }
+      for (int i = r.ArrayLength().value_or(0); i > 0; i--) {
+        p.isr.push_back(r.Int32());
+      }
+      t.partitions.push_back(p);
+    }
+    m.topics.push_back(t);
+  }
+  REQUIRE(r.ok());
+  REQUIRE(r.remaining() == 0);
+  return m;
+}
+
+// CreateTopics v1, one topic.
+std::string CreateTopicsRequest(
+    const std::string& name, int32_t partitions, int16_t rf,
+    std::vector<std::pair<std::string, std::string>> configs = {},
+    int32_t timeout_ms = 10000) {
+  std::string s = Header(kafka::kCreateTopics, 1);
+  Writer w(&s);
+  w.ArrayLength(1);
+  w.String(name);
+  w.Int32(partitions);
+  w.Int16(rf);
+  w.ArrayLength(0);
+  w.ArrayLength(configs.size());
+  for (const auto& [k, v] : configs) {
+    w.String(k);
+    w.NullableString(v);
+  }
+  w.Int32(timeout_ms);
+  w.Bool(false);
+  return s;
+}
+
+std::pair<int16_t, std::string> ParseCreateTopics(std::string body) {
+  Reader r(std::span(reinterpret_cast<uint8_t*>(body.data()), body.size()));
+  REQUIRE(r.ArrayLength() == 1);
+  r.String();
+  int16_t error = r.Int16();
+  auto message = r.NullableString();
+  REQUIRE(r.ok());
+  return {error, message ? std::string(*message) : ""};
+}
+
+int64_t InitProducerId(ClusterBroker& b) {
+  std::string s = Header(kafka::kInitProducerId, 0);
+  Writer w(&s);
+  w.NullableString(std::nullopt);
+  w.Int32(60000);
+  std::string body = b.Call(s);
+  Reader r(std::span(reinterpret_cast<uint8_t*>(body.data()), body.size()));
+  r.Int32();
+  REQUIRE(r.Int16() == 0);
+  int64_t id = r.Int64();
+  REQUIRE(r.ok());
+  return id;
+}
+
+TEST_CASE(
+    "Broker in cluster mode: Metadata lists every live broker and each "
+    "partition's real leader, replicas and isr",
+    "[broker][cluster]") {
+  const std::string cluster = testing::UniqueClusterName();
+  ClusterBroker a(cluster, 1), b(cluster, 2);
+  REQUIRE(Eventually(
+      [&] {
+        return ParseMetadata(b.Call(MetadataRequest({}))).brokers.size() == 2 &&
+               a.member->Snapshot()->brokers.size() == 2;
+      },
+      absl::Seconds(5)));
+
+  auto [error, message] =
+      ParseCreateTopics(a.Call(CreateTopicsRequest("orders", 4, 2)));
+  INFO(message);
+  REQUIRE(error == kafka::kNone);
+  // a answered once its own view had the topic; b's follows.
+  REQUIRE(Eventually(
+      [&] { return b.member->Snapshot()->topic("orders") != nullptr; },
+      absl::Seconds(5)));
+  Meta m = ParseMetadata(
+      b.Call(MetadataRequest(std::vector<std::string>{"orders"})));
+  REQUIRE(m.brokers.size() == 2);
+  CHECK(m.brokers[0].id == 1);
+  CHECK(m.brokers[0].host == "127.0.0.2");
+  CHECK(m.brokers[0].port == 9092);
+  CHECK(m.brokers[1].host == "127.0.0.3");
+  CHECK((m.controller == 1 || m.controller == 2));
+  REQUIRE(m.topics.size() == 1);
+  REQUIRE(m.topics[0].partitions.size() == 4);
+  std::map<int32_t, int> leaders;
+  for (const auto& p : m.topics[0].partitions) {
+    CHECK(p.error == kafka::kNone);
+    CHECK(p.replicas.size() == 2);
+    CHECK(p.leader == p.replicas[0]);
+    CHECK(p.isr == p.replicas);
+    leaders[p.leader]++;
+  }
+  CHECK(leaders == std::map<int32_t, int>{{1, 2}, {2, 2}});
+  // Both brokers hold replicas, so both made local logs.
+  CHECK(
+      Eventually([&] { return a.topics->GetPartition("orders", 3) != nullptr; },
+                 absl::Seconds(5)));
+  CHECK(
+      Eventually([&] { return b.topics->GetPartition("orders", 3) != nullptr; },
+                 absl::Seconds(5)));
+  // All topics (a null array) lists it too.
+  CHECK(ParseMetadata(a.Call(MetadataRequest(std::nullopt))).topics.size() ==
+        1);
+}
+
+TEST_CASE(
+    "Broker in cluster mode: CreateTopics refuses what the cluster cannot "
+    "place, bad configs and duplicates",
+    "[broker][cluster]") {
+  const std::string cluster = testing::UniqueClusterName();
+  ClusterBroker a(cluster, 1), b(cluster, 2);
+  REQUIRE(Eventually([&] { return a.member->Snapshot()->brokers.size() == 2; },
+                     absl::Seconds(5)));
+  auto rf = ParseCreateTopics(a.Call(CreateTopicsRequest("t", 1, 3)));
+  CHECK(rf.first == kafka::kInvalidReplicationFactor);
+  CHECK(rf.second == "replication factor 3 is larger than the 2 live brokers");
+  auto config = ParseCreateTopics(
+      a.Call(CreateTopicsRequest("t", 1, -1, {{"retention.ms", "soon"}})));
+  CHECK(config.first == kafka::kInvalidConfig);
+  CHECK_THAT(config.second, Catch::Contains("retention.ms"));
+  CHECK(ParseCreateTopics(a.Call(CreateTopicsRequest("t", 0, 1))).first ==
+        kafka::kInvalidPartitions);
+  REQUIRE(ParseCreateTopics(a.Call(CreateTopicsRequest("t", 1, -1))).first ==
+          kafka::kNone);
+  // The default replication factor with two brokers is two.
+  CHECK(a.member->Snapshot()->topic("t")->replication_factor == 2);
+  CHECK(ParseCreateTopics(b.Call(CreateTopicsRequest("t", 1, -1))).first ==
+        kafka::kTopicAlreadyExists);
+}
+
+TEST_CASE(
+    "Broker in cluster mode: an unknown topic's Metadata starts its creation "
+    "and answers LEADER_NOT_AVAILABLE until it has leaders",
+    "[broker][cluster]") {
+  const std::string cluster = testing::UniqueClusterName();
+  ClusterBroker a(cluster, 1);
+  Meta first =
+      ParseMetadata(a.Call(MetadataRequest(std::vector<std::string>{"auto"})));
+  REQUIRE(first.topics.size() == 1);
+  CHECK(first.topics[0].error == kafka::kLeaderNotAvailable);
+  Meta later;
+  REQUIRE(Eventually(
+      [&] {
+        later = ParseMetadata(
+            a.Call(MetadataRequest(std::vector<std::string>{"auto"})));
+        return later.topics[0].error == kafka::kNone;
+      },
+      absl::Seconds(5)));
+  REQUIRE(later.topics[0].partitions.size() == 2);  // num.partitions
+  CHECK(later.topics[0].partitions[0].leader == 1);
+  // With auto-creation off (per request, v4+, or by config) it is unknown.
+  a.config.auto_create_topics = false;
+  Meta off =
+      ParseMetadata(a.Call(MetadataRequest(std::vector<std::string>{"nope"})));
+  CHECK(off.topics[0].error == kafka::kUnknownTopicOrPartition);
+  CHECK_FALSE(a.member->Snapshot()->topic("nope"));
+}
+
+TEST_CASE(
+    "Broker in cluster mode: a broker cut off from etcd reports no leaders "
+    "rather than stale ones",
+    "[broker][cluster]") {
+  const std::string cluster = testing::UniqueClusterName();
+  ClusterBroker a(cluster, 1), b(cluster, 2);
+  // a places with what its own view shows: wait until it sees b.
+  REQUIRE(Eventually([&] { return a.member->Snapshot()->brokers.size() == 2; },
+                     absl::Seconds(5)));
+  REQUIRE(ParseCreateTopics(a.Call(CreateTopicsRequest("t", 2, 2))).first ==
+          kafka::kNone);
+  REQUIRE(
+      Eventually([&] { return b.member->Snapshot()->topic("t") != nullptr; },
+                 absl::Seconds(5)));
+  b.proxy->SetBlackhole(true);
+  // Within the session timeout it stops counting itself as registered.
+  REQUIRE(Eventually([&] { return !b.member->serving(); }, absl::Seconds(4)));
+  Meta m =
+      ParseMetadata(b.Call(MetadataRequest(std::vector<std::string>{"t"})));
+  REQUIRE(m.topics.size() == 1);
+  REQUIRE(m.topics[0].partitions.size() == 2);
+  for (const auto& p : m.topics[0].partitions) {
+    CHECK(p.error == kafka::kLeaderNotAvailable);
+    CHECK(p.leader == -1);
+  }
+  // Meanwhile the cluster moved on: a leads both partitions.
+  REQUIRE(Eventually(
+      [&] {
+        Meta am = ParseMetadata(
+            a.Call(MetadataRequest(std::vector<std::string>{"t"})));
+        return am.brokers.size() == 1 &&
+               am.topics[0].partitions[0].leader == 1 &&
+               am.topics[0].partitions[1].leader == 1;
+      },
+      absl::Seconds(6)));
+  // Reconnected, b registers again and serves the current leaders.
+  b.proxy->SetBlackhole(false);
+  REQUIRE(Eventually([&] { return b.member->serving(); }, absl::Seconds(8)));
+  REQUIRE(Eventually(
+      [&] {
+        Meta bm = ParseMetadata(
+            b.Call(MetadataRequest(std::vector<std::string>{"t"})));
+        return bm.topics[0].partitions[1].leader == 1;
+      },
+      absl::Seconds(5)));
+}
+
+TEST_CASE(
+    "Broker in cluster mode: producer ids come from blocks shared by the "
+    "brokers, never repeated",
+    "[broker][cluster]") {
+  const std::string cluster = testing::UniqueClusterName();
+  ClusterBroker a(cluster, 1), b(cluster, 2);
+  std::set<int64_t> ids;
+  for (int i = 0; i < 25; i++) {
+    ids.insert(InitProducerId(a));
+    ids.insert(InitProducerId(b));
+  }
+  CHECK(ids.size() == 50);
+}
+
+}  // namespace
+}  // namespace fjord::broker
