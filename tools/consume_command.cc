@@ -108,9 +108,14 @@ int RunConsume(const GlobalOptions& g, const ConsumeOptions& o) {
             return Fail(kCommand,
                         fmt::format("offset {} is out of range for partition "
                                     "{} of topic '{}': valid start offsets "
-                                    "are {}..{} ({})",
+                                    "are {}..{} ({}){}",
                                     spec->value, r.partition, o.topic, r.start,
-                                    r.end, RangeText(r)));
+                                    r.end, RangeText(r),
+                                    ranges->size() > 1
+                                        ? "; an offset applies to every "
+                                          "partition read, pick one with "
+                                          "--partition"
+                                        : ""));
           }
           starts.push_back(spec->value);
           break;

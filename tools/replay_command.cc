@@ -376,7 +376,7 @@ int RunReplay(const GlobalOptions& g, const ReplayOptions& o) {
                j.dump(-1, ' ', false,
                       nlohmann::ordered_json::error_handler_t::replace));
   }
-  fmt::print(stderr, "replayed {} record{} of {}{} ({}), {} in {:.2f} s\n",
+  fmt::print(stderr, "replayed {} record{} of {}{} ({}), {} in {:.3f} s\n",
              records - failed, records - failed == 1 ? "" : "s", o.topic,
              republish ? " to " + o.to_topic : "", parts,
              HumanBytes(static_cast<double>(bytes)), seconds);

@@ -8,7 +8,9 @@ namespace fjord::tools {
 
 namespace {
 
+// "-" stands for "none" in a numeric column and keeps it right-aligned.
 bool IsNumber(const std::string& s) {
+  if (s == "-") return true;
   if (s.empty()) return false;
   size_t i = s[0] == '-' ? 1 : 0;
   if (i == s.size()) return false;
