@@ -53,6 +53,11 @@ int UsageError(std::string_view command, const absl::Status& status) {
   return UsageError(command, ToStd(status.message()));
 }
 
+int FailOrUsage(std::string_view command, const absl::Status& status) {
+  if (absl::IsInvalidArgument(status)) return UsageError(command, status);
+  return Fail(command, status);
+}
+
 absl::StatusOr<std::pair<std::string, std::string>> ParseKeyValue(
     std::string_view text) {
   const size_t eq = text.find('=');
@@ -174,7 +179,31 @@ absl::Status Connect(std::string_view address, int64_t timeout_ms) {
 
 }  // namespace
 
+absl::Status CheckAddressList(std::string_view option, std::string_view list) {
+  bool any = false;
+  for (absl::string_view a :
+       absl::StrSplit(absl::string_view(list.data(), list.size()), ',',
+                      absl::SkipWhitespace())) {
+    const absl::string_view address = absl::StripAsciiWhitespace(a);
+    std::string host, port;
+    int port_number = 0;
+    if (!SplitHostPort(ToStd(address), &host, &port) ||
+        !absl::SimpleAtoi(port, &port_number) || port_number < 1 ||
+        port_number > 65535) {
+      return absl::InvalidArgumentError(
+          fmt::format("--{} {}: expected host:port", option, address));
+    }
+    any = true;
+  }
+  if (!any)
+    return absl::InvalidArgumentError(fmt::format("--{} is empty", option));
+  return absl::OkStatus();
+}
+
 absl::Status CheckBrokersReachable(const GlobalOptions& options) {
+  if (absl::Status s = CheckAddressList("brokers", options.brokers); !s.ok()) {
+    return s;
+  }
   std::vector<std::string> failures;
   for (absl::string_view a :
        absl::StrSplit(options.brokers, ',', absl::SkipWhitespace())) {

@@ -42,6 +42,11 @@ int Fail(std::string_view what, std::string_view message);
 int UsageError(std::string_view command, std::string_view message);
 int UsageError(std::string_view command, const absl::Status& status);
 
+// UsageError for kInvalidArgument (the command line asked for something
+// invalid: a malformed address, a property a client refused), Fail
+// otherwise.
+int FailOrUsage(std::string_view command, const absl::Status& status);
+
 // "key=value" (the value may be empty, the key may not).
 absl::StatusOr<std::pair<std::string, std::string>> ParseKeyValue(
     std::string_view text);
@@ -54,6 +59,12 @@ absl::StatusOr<int64_t> ParseTimestamp(std::string_view text);
 // RFC 3339 in UTC with milliseconds: "2024-05-01T12:00:00.250Z".
 std::string FormatTimestamp(int64_t ms);
 
+// `list` as host:port[,host:port] (`[v6]:port` for IPv6; the port a
+// number 1..65535); kInvalidArgument "--OPTION ADDRESS: expected
+// host:port" for the first address that is not, or for an empty list.
+// `option` names the flag in the message ("brokers", "admin").
+absl::Status CheckAddressList(std::string_view option, std::string_view list);
+
 // Properties for a Producer or Consumer (bootstrap.servers = --brokers,
 // admin.servers, request.timeout.ms) and for an Admin.
 Properties ClientProperties(const GlobalOptions& options);
@@ -61,7 +72,8 @@ Properties AdminProperties(const GlobalOptions& options);
 
 // Opens (and closes) a TCP connection to each --brokers address in turn;
 // OK as soon as one accepts within the timeout. Otherwise kUnavailable
-// "broker unreachable at ADDRESS: REASON" (every address, when several).
+// "broker unreachable at ADDRESS: REASON" (every address, when several);
+// kInvalidArgument for an address that is not host:port.
 // The clients retry quietly until their timeouts; this check makes an
 // unreachable broker fail at once with its address.
 absl::Status CheckBrokersReachable(const GlobalOptions& options);

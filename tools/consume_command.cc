@@ -79,10 +79,10 @@ int RunConsume(const GlobalOptions& g, const ConsumeOptions& o) {
   if (o.count < 0) return UsageError(kCommand, "--count must be >= 0");
 
   if (absl::Status s = CheckBrokersReachable(g); !s.ok()) {
-    return Fail(kCommand, s);
+    return FailOrUsage(kCommand, s);
   }
   auto lookup = PartitionOffsets::Create(g, o.topic, o.partitions);
-  if (!lookup.ok()) return Fail(kCommand, lookup.status());
+  if (!lookup.ok()) return FailOrUsage(kCommand, lookup.status());
   auto ranges = (*lookup)->Ranges();
   if (!ranges.ok()) return Fail(kCommand, ranges.status());
 
@@ -128,7 +128,7 @@ int RunConsume(const GlobalOptions& g, const ConsumeOptions& o) {
   Properties props = ClientProperties(g);
   props["auto.offset.reset"] = "none";
   auto consumer = Consumer::Create(props);
-  if (!consumer.ok()) return Fail(kCommand, consumer.status());
+  if (!consumer.ok()) return FailOrUsage(kCommand, consumer.status());
   std::vector<TopicPartition> tps;
   for (const PartitionRange& r : *ranges) tps.push_back({o.topic, r.partition});
   if (absl::Status s = (*consumer)->Assign(tps); !s.ok()) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "CLI/CLI.hpp"
+#include "absl/status/status.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 #include "tools/cli.h"
@@ -26,6 +27,22 @@ std::string CommandPath(const CLI::App& app) {
   return path;
 }
 
+// A malformed address is a usage error of every command, found before
+// anything connects.
+CLI::Validator AddressCheck(std::string option) {
+  return CLI::Validator(
+      [option](std::string& value) -> std::string {
+        absl::Status s = fjord::tools::CheckAddressList(option, value);
+        if (s.ok()) return std::string();
+        // CLI11 names the option itself: "--brokers: x: expected host:port".
+        std::string message(s.message());
+        const std::string named = "--" + option + " ";
+        if (message.rfind(named, 0) == 0) message.erase(0, named.size());
+        return message;
+      },
+      "HOST:PORT");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,10 +61,12 @@ int main(int argc, char** argv) {
   app.add_option("--brokers", globals.brokers,
                  "Kafka protocol address(es), host:port[,host:port]")
       ->envname("FJORD_BROKERS")
+      ->check(AddressCheck("brokers"))
       ->capture_default_str();
   app.add_option("--admin", globals.admin,
                  "gRPC admin and coordinator address, host:port")
       ->envname("FJORD_ADMIN")
+      ->check(AddressCheck("admin"))
       ->capture_default_str();
   app.add_option("--timeout-ms", globals.timeout_ms,
                  "How long to wait for a connection or a request")

@@ -76,7 +76,7 @@ int RunProduce(const GlobalOptions& g, const ProduceOptions& o) {
   auto producer = Producer::Create(props);
   if (!producer.ok()) return UsageError(kCommand, producer.status());
   if (absl::Status s = CheckBrokersReachable(g); !s.ok()) {
-    return Fail(kCommand, s);
+    return FailOrUsage(kCommand, s);
   }
   if (o.partition >= 0) {
     auto count = (*producer)->PartitionCount(o.topic);

@@ -142,10 +142,10 @@ int RunReplay(const GlobalOptions& g, const ReplayOptions& o) {
   }
 
   if (absl::Status s = CheckBrokersReachable(g); !s.ok()) {
-    return Fail(kCommand, s);
+    return FailOrUsage(kCommand, s);
   }
   auto lookup = PartitionOffsets::Create(g, o.topic, o.partitions);
-  if (!lookup.ok()) return Fail(kCommand, lookup.status());
+  if (!lookup.ok()) return FailOrUsage(kCommand, lookup.status());
   auto ranges = (*lookup)->Ranges();
   if (!ranges.ok()) return Fail(kCommand, ranges.status());
   std::vector<int64_t> at_time;
@@ -198,7 +198,7 @@ int RunReplay(const GlobalOptions& g, const ReplayOptions& o) {
   auto delivery = std::make_shared<Delivery>();
   if (republish) {
     auto admin = Admin::Create(AdminProperties(g));
-    if (!admin.ok()) return Fail(kCommand, admin.status());
+    if (!admin.ok()) return FailOrUsage(kCommand, admin.status());
     auto target = (*admin)->DescribeTopic(o.to_topic);
     if (absl::IsNotFound(target.status())) {
       return Fail(kCommand, fmt::format("--to-topic: topic '{}' not found "
@@ -220,14 +220,14 @@ int RunReplay(const GlobalOptions& g, const ReplayOptions& o) {
     props["acks"] = "all";
     props["max.block.ms"] = std::to_string(g.timeout_ms);
     auto p = Producer::Create(props);
-    if (!p.ok()) return Fail(kCommand, p.status());
+    if (!p.ok()) return FailOrUsage(kCommand, p.status());
     producer = *std::move(p);
   }
 
   Properties props = ClientProperties(g);
   props["auto.offset.reset"] = "none";
   auto consumer = Consumer::Create(props);
-  if (!consumer.ok()) return Fail(kCommand, consumer.status());
+  if (!consumer.ok()) return FailOrUsage(kCommand, consumer.status());
 
   InstallStopSignalHandlers();
   Progress progress(total);

@@ -110,7 +110,8 @@ std::string SnapshotSummaryText(const SnapshotInfo& s) {
 void DumpBatch(const InspectedBatch& b, const std::string& file,
                const SegmentOptions& o, bool json,
                const std::optional<TopicPartition>& tp, std::string* scratch,
-               std::vector<log::Record>* records, SegmentCheck* problems) {
+               std::vector<log::Record>* records,
+               std::vector<std::string>* problems) {
   const log::BatchHeader& h = b.header;
   std::string out;
   std::string decode_error;
@@ -119,7 +120,7 @@ void DumpBatch(const InspectedBatch& b, const std::string& file,
     absl::Status s = log::DecodeRecords(b.bytes, scratch, records);
     if (!s.ok()) {
       decode_error = std::string(s.message());
-      problems->problems.push_back(
+      problems->push_back(
           fmt::format("{}: byte {}: {}", file, b.position, decode_error));
     }
   }
@@ -249,7 +250,7 @@ int RunSegment(const SegmentOptions& o, bool dump) {
       }
     } else {
       const auto tp = PartitionOf(file);
-      SegmentCheck decode_problems;
+      std::vector<std::string> decode_problems;
       std::function<void(const InspectedBatch&)> on_batch;
       if (dump) {
         on_batch = [&](const InspectedBatch& b) {
@@ -258,9 +259,8 @@ int RunSegment(const SegmentOptions& o, bool dump) {
       }
       auto check = InspectSegment(file, on_batch);
       if (!check.ok()) return UsageError(command, check.status());
-      check->problems.insert(check->problems.end(),
-                             decode_problems.problems.begin(),
-                             decode_problems.problems.end());
+      check->problems.insert(check->problems.end(), decode_problems.begin(),
+                             decode_problems.end());
       if (!check->problems.empty()) bad++;
       if (json) {
         AppendSegmentSummaryJson(*check, &entry);

@@ -61,6 +61,23 @@ TEST_CASE("ParseOutputFormat knows text and json only", "[tools]") {
   CHECK(!ParseOutputFormat("yaml").ok());
 }
 
+TEST_CASE("CheckAddressList accepts host:port lists and names a bad address",
+          "[tools]") {
+  CHECK(CheckAddressList("brokers", "127.0.0.1:9092").ok());
+  CHECK(CheckAddressList("brokers", "a:1, b:65535").ok());
+  CHECK(CheckAddressList("admin", "[::1]:9093").ok());
+  absl::Status no_port = CheckAddressList("brokers", "a:1,nohostport");
+  CHECK(absl::IsInvalidArgument(no_port));
+  CHECK(no_port.message() == "--brokers nohostport: expected host:port");
+  CHECK(CheckAddressList("admin", ":9093").message() ==
+        "--admin :9093: expected host:port");
+  CHECK(!CheckAddressList("admin", "h:x").ok());
+  CHECK(!CheckAddressList("admin", "h:0").ok());
+  CHECK(!CheckAddressList("admin", "h:65536").ok());
+  CHECK(!CheckAddressList("admin", "h:").ok());
+  CHECK(CheckAddressList("brokers", " , ").message() == "--brokers is empty");
+}
+
 TEST_CASE("CheckBrokersReachable names the address that refused", "[tools]") {
   GlobalOptions o;
   o.brokers = "127.0.0.1:1";

@@ -203,6 +203,12 @@ expect 2 "$dir/o" F topic alter-config lines
 expect 2 "$dir/o" F group reset-offsets g --topic lines
 expect 2 "$dir/o" F topic list --format yaml
 expect 2 "$dir/o" F produce lines --acks 2
+expect 2 "$dir/o" timeout 30 "$fjord" --brokers nohostport --admin "$A" consume lines
+grep -q "^fjord: consume: --brokers: nohostport: expected host:port" "$dir/o" || fail "malformed --brokers: $(cat "$dir/o")"
+expect 2 "$dir/o" timeout 30 "$fjord" --admin :x topic list
+grep -q "^fjord: topic list: --admin: :x: expected host:port" "$dir/o" || fail "malformed --admin: $(cat "$dir/o")"
+expect 2 "$dir/o" timeout 30 "$fjord" --admin nohostport group list
+expect 2 "$dir/o" timeout 30 "$fjord" --brokers "$B" --admin "$A" --brokers 127.0.0.1:x produce lines
 expect 0 "$dir/o" F replay --help
 grep -q "log end offset as of" "$dir/o" || fail "replay help: $(cat "$dir/o")"
 grep -q "Example:" "$dir/o" || fail "no example in help"
