@@ -1,6 +1,8 @@
 // `fjord consume TOPIC`: prints records from chosen partitions and starting
-// points, through fjord::Consumer (assigned partitions; consumer groups
-// are not in the client library yet).
+// points, through fjord::Consumer (assigned partitions). With --group the
+// progress is kept in a consumer group's committed offsets, committed from
+// outside the group (tools/internal/coordinator_client.h): the client
+// library has no group-managed subscription yet.
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -12,6 +14,7 @@
 #include "fjord/consumer.h"
 #include "fmt/format.h"
 #include "tools/commands.h"
+#include "tools/internal/coordinator_client.h"
 #include "tools/partition_offsets.h"
 #include "tools/record_format.h"
 
@@ -31,7 +34,12 @@ struct ConsumeOptions {
   bool base64 = false;
   bool print_offsets = false;
   bool exit_at_end = false;
+  std::string group;
 };
+
+// How often --group commits while records are being printed (and once
+// more at exit).
+constexpr auto kCommitInterval = std::chrono::seconds(5);
 
 // --offset, parsed.
 struct StartSpec {
@@ -86,6 +94,30 @@ int RunConsume(const GlobalOptions& g, const ConsumeOptions& o) {
   auto ranges = (*lookup)->Ranges();
   if (!ranges.ok()) return Fail(kCommand, ranges.status());
 
+  // --group: where the group has committed, that is where a partition
+  // starts (clamped into the log's range, as a reset would); elsewhere
+  // --offset / --from-time decide.
+  std::unique_ptr<internal::CoordinatorClient> group;
+  std::vector<int64_t> committed(ranges->size(), -1);
+  if (!o.group.empty()) {
+    group =
+        std::make_unique<internal::CoordinatorClient>(g.admin, g.timeout_ms);
+    auto d = group->DescribeGroup(o.group);
+    if (d.ok() && !d->members.empty()) {
+      return Fail(kCommand,
+                  fmt::format("group '{}' has {} members: consume --group "
+                              "commits from outside the group and needs a "
+                              "group without members",
+                              o.group, d->members.size()));
+    }
+    if (!d.ok() && !absl::IsNotFound(d.status())) {
+      return Fail(kCommand, d.status());
+    }
+    auto c = group->FetchOffsets(o.group, o.topic, (*lookup)->partitions());
+    if (!c.ok()) return Fail(kCommand, c.status());
+    for (size_t i = 0; i < c->size(); i++) committed[i] = (*c)[i].offset;
+  }
+
   std::vector<int64_t> starts;
   if (spec->kind == StartSpec::kTime) {
     auto at = (*lookup)->OffsetsForTime(spec->value);
@@ -93,6 +125,10 @@ int RunConsume(const GlobalOptions& g, const ConsumeOptions& o) {
     starts = *at;
   } else {
     for (const PartitionRange& r : *ranges) {
+      if (committed[starts.size()] >= 0) {
+        starts.push_back(0);  // set below
+        continue;
+      }
       switch (spec->kind) {
         case StartSpec::kBeginning:
           starts.push_back(r.start);
@@ -124,6 +160,12 @@ int RunConsume(const GlobalOptions& g, const ConsumeOptions& o) {
       }
     }
   }
+  for (size_t i = 0; i < starts.size(); i++) {
+    if (committed[i] >= 0) {
+      starts[i] =
+          std::clamp(committed[i], (*ranges)[i].start, (*ranges)[i].end);
+    }
+  }
 
   Properties props = ClientProperties(g);
   props["auto.offset.reset"] = "none";
@@ -139,8 +181,11 @@ int RunConsume(const GlobalOptions& g, const ConsumeOptions& o) {
       return Fail(kCommand, s);
     }
     if (o.print_offsets) {
-      fmt::print(stderr, "{} partition {}: starting at offset {} ({})\n",
-                 o.topic, tps[i].partition, starts[i], RangeText((*ranges)[i]));
+      fmt::print(stderr, "{} partition {}: starting at offset {} ({}{})\n",
+                 o.topic, tps[i].partition, starts[i], RangeText((*ranges)[i]),
+                 committed[i] >= 0 ? fmt::format(", group {} committed {}",
+                                                 o.group, committed[i])
+                                   : std::string());
     }
   }
 
@@ -154,6 +199,27 @@ int RunConsume(const GlobalOptions& g, const ConsumeOptions& o) {
   std::map<int32_t, size_t> index;
   for (size_t i = 0; i < tps.size(); i++) index[tps[i].partition] = i;
   int64_t consumed = 0;
+  // --group: commits `next` where it moved since the last commit.
+  std::vector<int64_t> last_committed = committed;
+  auto last_commit = std::chrono::steady_clock::now();
+  auto commit = [&]() -> absl::Status {
+    std::vector<internal::PartitionCommit> changed;
+    for (size_t i = 0; i < tps.size(); i++) {
+      if (next[i] != last_committed[i]) {
+        changed.push_back({tps[i].partition, next[i]});
+      }
+    }
+    last_commit = std::chrono::steady_clock::now();
+    if (changed.empty()) return absl::OkStatus();
+    absl::Status s = group->CommitOffsets(o.group, o.topic, changed);
+    if (!s.ok()) {
+      return absl::Status(
+          s.code(), fmt::format("committing offsets of group '{}': {}", o.group,
+                                s.message()));
+    }
+    for (size_t i = 0; i < tps.size(); i++) last_committed[i] = next[i];
+    return absl::OkStatus();
+  };
   std::string out;
   std::vector<log::RecordHeader> headers;
   auto last_progress = std::chrono::steady_clock::now();
@@ -209,6 +275,13 @@ int RunConsume(const GlobalOptions& g, const ConsumeOptions& o) {
       break;
     }
     if (done) break;
+    if (group &&
+        std::chrono::steady_clock::now() - last_commit >= kCommitInterval) {
+      if (absl::Status s = commit(); !s.ok()) {
+        exit_code = Fail(kCommand, s);
+        break;
+      }
+    }
     bool moved = false;
     for (size_t i = 0; i < tps.size(); i++) {
       auto pos = (*consumer)->Position(tps[i], std::chrono::milliseconds(0));
@@ -228,10 +301,20 @@ int RunConsume(const GlobalOptions& g, const ConsumeOptions& o) {
       break;
     }
   }
+  // What was printed is committed, also after a failure or Ctrl-C (at
+  // least once: a record is printed before its offset is committed).
+  if (group) {
+    if (absl::Status s = commit(); !s.ok()) {
+      const int failed = Fail(kCommand, s);
+      if (exit_code == kExitOk) exit_code = failed;
+    }
+  }
   if (o.print_offsets) {
     for (size_t i = 0; i < tps.size(); i++) {
-      fmt::print(stderr, "{} partition {}: next offset {}\n", o.topic,
-                 tps[i].partition, next[i]);
+      fmt::print(stderr, "{} partition {}: next offset {}{}\n", o.topic,
+                 tps[i].partition, next[i],
+                 group ? fmt::format(" (committed to group {})", o.group)
+                       : std::string());
     }
   }
   (*consumer)->Close();
@@ -246,8 +329,8 @@ void AddConsumeCommand(CLI::App* app, const GlobalOptions* globals,
   auto* c = app->add_subcommand(
       "consume",
       "Print records of a topic. Runs until --count records, the end with "
-      "--exit-at-end, or Ctrl-C. Reads assigned partitions; consumer groups "
-      "(--group) are not available yet");
+      "--exit-at-end, or Ctrl-C. With --group, resumes from and commits to a "
+      "consumer group's offsets");
   c->add_option("topic", o->topic, "Topic to read")->required();
   c->add_option("-p,--partition", o->partitions,
                 "Partition to read (repeatable; default: all)");
@@ -279,11 +362,19 @@ void AddConsumeCommand(CLI::App* app, const GlobalOptions* globals,
               "next offset to read (to resume with --offset)");
   c->add_flag("-e,--exit-at-end", o->exit_at_end,
               "Exit once every partition is read up to its log end offset");
+  c->add_option("-g,--group", o->group,
+                "Keep progress in this consumer group: each partition starts "
+                "at the group's committed offset (--offset / --from-time "
+                "where it has none), and the offset after the last record "
+                "printed is committed every 5 s and at exit. Commits from "
+                "outside the group (no membership, no partition assignment), "
+                "so the group must have no members");
   SetExample(c,
              "fjord consume orders --offset -10 --exit-at-end --format "
              "'%p/%o %k=%v %h'\n"
              "  fjord consume orders --partition 0 --from-time "
-             "2024-05-01T12:00:00Z --count 100 --format json");
+             "2024-05-01T12:00:00Z --count 100 --format json\n"
+             "  fjord consume orders --group billing --count 1000");
   c->callback([=] { *action = [=] { return RunConsume(*globals, *o); }; });
 }
 

@@ -145,12 +145,51 @@ expect 0 "$dir/o" F group describe billing --format json
   || fail "group lag: $(cat "$dir/o")"
 expect 0 "$dir/o" F group describe billing
 grep -q "total lag 6000" "$dir/o" || fail "group describe text: $(cat "$dir/o")"
+# reset-offsets, then a consume in the group resumes where it was set.
+F consume lines --group billing -c 2 -f '%o' > "$dir/o" 2> "$dir/e" || fail "consume after reset: $(cat "$dir/e")"
+[ "$(tr '\n' ' ' < "$dir/o")" = "4000 4001 " ] || fail "consume after reset-offsets 4000: $(cat "$dir/o")"
+expect 0 "$dir/o" F group describe billing --format json
+[ "$(jq -c '[.partitions[0].committed_offset, .total_lag]' "$dir/o")" = "[4002,5998]" ] || fail "lag after resume: $(cat "$dir/o")"
 expect 0 "$dir/o" F group reset-offsets billing --topic lines --to-time "$(date -u +%Y-%m-%dT%H:%M:%SZ -d '+1 hour')"
-grep -Eq "lines +0 +4000 +10000" "$dir/o" || fail "reset to a future time: $(cat "$dir/o")"
+grep -Eq "lines +0 +4002 +10000" "$dir/o" || fail "reset to a future time: $(cat "$dir/o")"
 expect 0 "$dir/o" F group list --format json
 [ "$(jq -c '[.[] | select(.group == "billing") | .members]' "$dir/o")" = "[0]" ] || fail "group list: $(cat "$dir/o")"
 expect 0 "$dir/o" F group delete billing
 expect 1 "$dir/o" F group delete billing
+
+step "groups: describe after a partial consume shows the lag; consume resumes; reset-offsets moves it"
+# A new group has nothing committed: --offset decides where it starts.
+F consume lines --group readers -c 3000 > "$dir/o" 2> "$dir/e" || fail "partial consume: $(cat "$dir/e")"
+head -n 3000 "$dir/lines.in" | cmp -s - "$dir/o" || fail "partial consume differs"
+expect 0 "$dir/o" F group describe readers --format json
+[ "$(jq -c '[.state, (.members | length), .partitions[0].committed_offset, .partitions[0].log_end_offset, .partitions[0].lag, .total_lag]' "$dir/o")" = '["Empty",0,3000,10000,7000,7000]' ] \
+  || fail "lag after a partial consume: $(cat "$dir/o")"
+expect 0 "$dir/o" F group describe readers
+grep -Eq "lines +0 +3000 +10000 +7000" "$dir/o" || fail "describe text after a partial consume: $(cat "$dir/o")"
+# The committed offset wins over --offset; the next consume resumes there.
+F consume lines --group readers -o end -c 2 -f '%o' --print-offsets > "$dir/o" 2> "$dir/e" || fail "resume: $(cat "$dir/e")"
+[ "$(tr '\n' ' ' < "$dir/o")" = "3000 3001 " ] || fail "group resume: $(cat "$dir/o")"
+grep -q "starting at offset 3000 (log start 0, log end 10000, group readers committed 3000)" "$dir/e" || fail "print-offsets group: $(cat "$dir/e")"
+grep -q "next offset 3002 (committed to group readers)" "$dir/e" || fail "print-offsets commit: $(cat "$dir/e")"
+expect 0 "$dir/o" F group reset-offsets readers --topic lines --to-offset 8000
+F consume lines --group readers -e -f '%o' > "$dir/o" 2> "$dir/e" || fail "consume after reset: $(cat "$dir/e")"
+[ "$(head -1 "$dir/o") $(tail -1 "$dir/o") $(wc -l < "$dir/o")" = "8000 9999 2000" ] || fail "resume after reset to 8000: $(head -2 "$dir/o")"
+expect 0 "$dir/o" F group describe readers --format json
+[ "$(jq -c '[.partitions[0].committed_offset, .total_lag]' "$dir/o")" = "[10000,0]" ] || fail "lag after reading to the end: $(cat "$dir/o")"
+[ -z "$(F consume lines --group readers -e)" ] || fail "a caught-up group printed records"
+# Stopped by a signal (SIGTERM, as Ctrl-C's SIGINT: background jobs of a
+# script ignore SIGINT): what was printed is committed. timeout passes the
+# signal on to fjord.
+timeout 60 "$fjord" --brokers "$B" --admin "$A" consume keyed --group interrupted -f '%o' > "$dir/o" 2> "$dir/e" &
+cpid=$!
+for _ in $(seq 1 100); do [ -s "$dir/o" ] && break; sleep 0.1; done
+sleep 0.5
+kill -TERM "$cpid"
+wait "$cpid" || fail "consume stopped by SIGTERM: exit $? $(cat "$dir/e")"
+printed=$(wc -l < "$dir/o")
+[ "$printed" -eq 3000 ] || fail "interrupted consume printed $printed of 3000"
+expect 0 "$dir/o" F group describe interrupted --format json
+[ "$(jq '[.partitions[].committed_offset] | add' "$dir/o")" -eq 3000 ] || fail "interrupted commit: $(cat "$dir/o")"
 
 step "segment verify detects a flipped byte in a copied segment file"
 mkdir -p "$dir/copy"
@@ -166,6 +205,18 @@ expect 1 "$dir/o" "$fjord" segment verify --format json "$dir/copy/0000000000000
 [ "$(jq '.ok' "$dir/o")" = false ] || fail "verify json: $(cat "$dir/o")"
 expect 1 "$dir/o" "$fjord" segment dump "$dir/copy/00000000000000000000.log"
 grep -q "crc_status=MISMATCH" "$dir/o" || fail "dump crc status: $(cat "$dir/o")"
+
+step "topic delete; produce to a chosen partition, compressed, with acks=1"
+expect 0 "$dir/o" F topic create parts --partitions 2
+printf 'a\nb\nc\n' | F produce parts --partition 1 --compression zstd --acks 1 2> "$dir/e" || fail "produce -p 1: $(cat "$dir/e")"
+grep -q "produced 3 records to parts: partition 1 offsets 0..2" "$dir/e" || fail "produce -p summary: $(cat "$dir/e")"
+printf 'd\n' | F produce parts --partition 0 --compression lz4 --acks 0 2> "$dir/e" || fail "produce acks=0: $(cat "$dir/e")"
+[ "$(F consume parts -p 1 -e -f '%p:%o:%v' | tr '\n' ' ')" = "1:0:a 1:1:b 1:2:c " ] || fail "partition 1 content"
+[ "$(K -C -t parts -p 0 -o beginning -e -q -f '%s')" = "d" ] || fail "partition 0 content (kcat)"
+expect 1 "$dir/o" F produce parts --partition 2 < /dev/null
+expect 0 "$dir/o" F topic delete parts
+expect 1 "$dir/o" F topic describe parts
+grep -q "^fjord: topic describe: topic 'parts' not found$" "$dir/o" || fail "deleted topic: $(cat "$dir/o")"
 
 step "errors: unknown topic, offsets out of range (with the valid range), a failed record"
 expect 1 "$dir/o" F consume nope -e
@@ -211,7 +262,13 @@ expect 2 "$dir/o" timeout 30 "$fjord" --admin nohostport group list
 expect 2 "$dir/o" timeout 30 "$fjord" --brokers "$B" --admin "$A" --brokers 127.0.0.1:x produce lines
 expect 0 "$dir/o" F replay --help
 grep -q "log end offset as of" "$dir/o" || fail "replay help: $(cat "$dir/o")"
-grep -q "Example:" "$dir/o" || fail "no example in help"
+for c in "topic create" "topic list" "topic describe" "topic delete" "topic alter-config" "cluster describe" \
+    produce consume replay "group list" "group describe" "group reset-offsets" "group delete" \
+    "segment dump" "segment verify"; do
+  # shellcheck disable=SC2086
+  expect 0 "$dir/o" "$fjord" $c --help
+  grep -A1 "^Example" "$dir/o" | grep -q "fjord ${c%% *}" || fail "no example in '$c --help': $(cat "$dir/o")"
+done
 
 step "stop the broker; then the broker and admin server are unreachable"
 kill -TERM "$pid"

@@ -216,4 +216,49 @@ absl::Status CoordinatorClient::DeleteGroup(const std::string& group_id) {
   });
 }
 
+absl::StatusOr<std::vector<PartitionCommit>> CoordinatorClient::FetchOffsets(
+    const std::string& group_id, const std::string& topic,
+    const std::vector<int32_t>& partitions) {
+  v1::FetchOffsetsRequest req;
+  req.set_group_id(group_id);
+  auto* tp = req.add_partitions();
+  tp->set_topic(topic);
+  for (int32_t p : partitions) tp->add_partitions(p);
+  v1::FetchOffsetsResponse resp;
+  absl::Status s =
+      rep_->Call([&](v1::Coordinator::Stub& stub, grpc::ClientContext* ctx) {
+        return stub.FetchOffsets(ctx, req, &resp);
+      });
+  if (!s.ok()) return s;
+  std::map<int32_t, int64_t> committed;
+  for (const auto& c : resp.offsets()) {
+    if (c.topic() == topic) committed[c.partition()] = c.offset();
+  }
+  std::vector<PartitionCommit> out;
+  for (int32_t p : partitions) {
+    auto it = committed.find(p);
+    out.push_back({p, it == committed.end() ? -1 : it->second});
+  }
+  return out;
+}
+
+absl::Status CoordinatorClient::CommitOffsets(
+    const std::string& group_id, const std::string& topic,
+    const std::vector<PartitionCommit>& offsets) {
+  v1::CommitOffsetsRequest req;
+  req.set_group_id(group_id);
+  req.set_member_epoch(-1);
+  auto* t = req.add_topics();
+  t->set_topic(topic);
+  for (const PartitionCommit& c : offsets) {
+    auto* p = t->add_partitions();
+    p->set_partition(c.partition);
+    p->set_offset(c.offset);
+  }
+  v1::CommitOffsetsResponse resp;
+  return rep_->Call([&](v1::Coordinator::Stub& stub, grpc::ClientContext* ctx) {
+    return stub.CommitOffsets(ctx, req, &resp);
+  });
+}
+
 }  // namespace fjord::tools::internal

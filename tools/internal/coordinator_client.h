@@ -79,6 +79,11 @@ struct OffsetChange {
   int64_t new_offset = 0;
 };
 
+struct PartitionCommit {
+  int32_t partition = 0;
+  int64_t offset = -1;  // the next offset to consume; -1: nothing committed
+};
+
 class CoordinatorClient {
  public:
   // `address` is host:port of a broker's gRPC server; every call has
@@ -96,6 +101,18 @@ class CoordinatorClient {
   absl::StatusOr<std::vector<OffsetChange>> ResetOffsets(const ResetSpec& spec);
   // kNotFound for an unknown group, kFailedPrecondition with members.
   absl::Status DeleteGroup(const std::string& group_id);
+  // The group's committed offsets of `partitions` of `topic`, in the order
+  // asked; offset -1 where nothing is committed (an unknown group has
+  // nothing committed).
+  absl::StatusOr<std::vector<PartitionCommit>> FetchOffsets(
+      const std::string& group_id, const std::string& topic,
+      const std::vector<int32_t>& partitions);
+  // Commits `offsets` of `topic` from outside the group (no member id, as
+  // Kafka's simple consumers do): kFailedPrecondition while the group has
+  // members. Creates the group if it does not exist.
+  absl::Status CommitOffsets(const std::string& group_id,
+                             const std::string& topic,
+                             const std::vector<PartitionCommit>& offsets);
 
  private:
   struct Rep;
