@@ -45,6 +45,9 @@ expect() {
   [ "$rc" -eq "$want" ] || fail "exit $rc (want $want) from: $* -> $(cat "$out")"
 }
 
+# one_line FILE: an error is one line.
+one_line() { [ "$(wc -l < "$1")" -eq 1 ] || fail "not one line: $(cat "$1")"; }
+
 step "topic create, list, describe, alter-config, cluster describe"
 expect 0 "$dir/o" F topic create lines --partitions 1
 grep -q "created topic lines with 1 partition" "$dir/o" || fail "create: $(cat "$dir/o")"
@@ -221,13 +224,16 @@ grep -q "^fjord: topic describe: topic 'parts' not found$" "$dir/o" || fail "del
 step "errors: unknown topic, offsets out of range (with the valid range), a failed record"
 expect 1 "$dir/o" F consume nope -e
 grep -q "^fjord: consume: topic 'nope' not found$" "$dir/o" || fail "unknown topic: $(cat "$dir/o")"
+one_line "$dir/o"
 expect 1 "$dir/o" F topic describe nope
 grep -q "topic 'nope' not found" "$dir/o" || fail "describe unknown: $(cat "$dir/o")"
 expect 1 "$dir/o" F replay nope --from-offset 0
 expect 1 "$dir/o" F consume lines -o 20000
 grep -q "offset 20000 is out of range for partition 0 of topic 'lines': valid start offsets are 0..10000" "$dir/o" || fail "consume range: $(cat "$dir/o")"
+one_line "$dir/o"
 expect 1 "$dir/o" F replay lines --from-offset 20000
 grep -q "the valid range is 0..9999" "$dir/o" || fail "replay range: $(cat "$dir/o")"
+one_line "$dir/o"
 expect 1 "$dir/o" F replay lines --from-offset 10 --to-offset 10000
 grep -q "to-offset 10000 is beyond the last offset of partition 0 of topic 'lines': the valid range is 0..9999" "$dir/o" || fail "to-offset range: $(cat "$dir/o")"
 expect 1 "$dir/o" F consume lines -p 3
@@ -279,13 +285,19 @@ pid=""
 [ "$rc" -eq 0 ] || fail "broker exited $rc"
 expect 1 "$dir/o" F consume lines
 grep -q "^fjord: consume: broker unreachable at $B: Connection refused$" "$dir/o" || fail "unreachable broker: $(cat "$dir/o")"
+one_line "$dir/o"
 echo x | F produce lines > "$dir/o" 2>&1
 [ $? -eq 1 ] || fail "produce to a stopped broker: $(cat "$dir/o")"
 grep -q "broker unreachable at $B" "$dir/o" || fail "produce unreachable: $(cat "$dir/o")"
+one_line "$dir/o"
 expect 1 "$dir/o" F topic list
 grep -q "admin server unreachable at $A (--admin)" "$dir/o" || fail "unreachable admin: $(cat "$dir/o")"
+one_line "$dir/o"
 expect 1 "$dir/o" F group list
 grep -q "admin server unreachable at $A (--admin)" "$dir/o" || fail "unreachable coordinator: $(cat "$dir/o")"
+one_line "$dir/o"
+expect 1 "$dir/o" F consume lines --group readers -e
+one_line "$dir/o"
 
 # The stopped broker's files: verify passes, snapshots included.
 expect 0 "$dir/o" "$fjord" segment verify "$dir/data/keyed-0"
