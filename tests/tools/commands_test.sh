@@ -102,6 +102,11 @@ tail -n +5001 "$dir/lines.in" | cmp -s - "$dir/replay.out" || fail "replay 5000.
 grep -q "replayed 5000 records of lines (partition 0: offsets 5000..9999)" "$dir/replay.err" || fail "replay summary: $(cat "$dir/replay.err")"
 # stderr is not a terminal: the summary line only, no progress.
 [ "$(wc -l < "$dir/replay.err")" -eq 1 ] || fail "replay stderr: $(cat "$dir/replay.err")"
+# On a terminal (script(1) gives it one): progress with records, rate, ETA.
+script -qec "timeout 60 '$fjord' --brokers $B --admin $A replay lines --from-offset 0 > /dev/null" /dev/null > "$dir/tty" \
+  || fail "replay on a terminal: $(cat "$dir/tty")"
+grep -Eq "replayed [0-9]+/10000 records \([0-9]+%\), [0-9.]+ [kMG]?B/s, ETA [0-9?]" "$dir/tty" || fail "no progress on a terminal: $(cat -v "$dir/tty")"
+grep -q "replayed 10000 records of lines (partition 0: offsets 0..9999)" "$dir/tty" || fail "terminal summary: $(cat -v "$dir/tty")"
 F replay lines --from-offset 5000 --to-offset 5002 -f '%o' 2>/dev/null | tr '\n' ' ' > "$dir/o"
 [ "$(cat "$dir/o")" = "5000 5001 5002 " ] || fail "replay --to-offset: $(cat "$dir/o")"
 F replay lines --from-offset 9998 --count 5 -f '%o' 2>/dev/null | tr '\n' ' ' > "$dir/o"
