@@ -139,6 +139,9 @@ for p in 0 1 2; do
   [ -s "$dir/src.$p" ] || fail "partition $p of keyed is empty"
   cmp -s "$dir/src.$p" "$dir/dst.$p" || fail "partition $p copy differs: $(diff "$dir/src.$p" "$dir/dst.$p" | head -3)"
 done
+# --partition: that partition only, in offset order.
+F replay keyed --partition 1 --from-offset 0 -f '%o %k %v' 2>/dev/null > "$dir/o" || fail "replay --partition 1"
+cut -d' ' -f1-3 "$dir/src.1" | cmp -s - "$dir/o" || fail "replay --partition 1 differs: $(diff <(cut -d' ' -f1-3 "$dir/src.1") "$dir/o" | head -3)"
 head -1 "$dir/src.0" | grep -q " app=fjord,trace=a b " || fail "headers: $(head -1 "$dir/src.0")"
 F consume keyed-copy -e -f '%k\t%v' | sort | cmp -s - "$dir/keyed.in" || fail "keyed copy content"
 
@@ -204,6 +207,10 @@ mkdir -p "$dir/copy"
 cp "$dir"/data/lines-0/00000000000000000000.* "$dir/copy/"
 expect 0 "$dir/o" "$fjord" segment verify "$dir/copy/00000000000000000000.log"
 grep -q "10000 records, offsets 0..9999" "$dir/o" || fail "verify of the copy: $(cat "$dir/o")"
+"$fjord" segment dump --records "$dir/copy/00000000000000000000.log" > "$dir/o" 2>&1 || fail "dump --records: $(tail -3 "$dir/o")"
+[ "$(grep -c '^  offset=' "$dir/o")" -eq 10000 ] || fail "dump --records record count"
+grep -q '^  offset=5000 timestamp=[0-9]* key=null value="line-05000' "$dir/o" || fail "dump record 5000: $(grep -m1 'offset=5000 ' "$dir/o")"
+grep -m1 '^batch ' "$dir/o" | grep -Eq "base_offset=0 .*count=[0-9]+ .*producer_id=[0-9]+ .*crc_status=ok" || fail "dump batch line: $(grep -m1 '^batch ' "$dir/o")"
 pos=200
 orig=$(od -An -tu1 -j "$pos" -N1 "$dir/copy/00000000000000000000.log" | tr -d ' ')
 printf "$(printf '\\%03o' $(( (orig + 1) % 256 )))" | dd of="$dir/copy/00000000000000000000.log" bs=1 seek="$pos" conv=notrunc status=none
