@@ -9,6 +9,9 @@ packages=(
   # log/: batch codecs and utilities
   libabsl-dev libfmt-dev libzstd-dev liblz4-dev zlib1g-dev libsnappy-dev
   libspdlog-dev libcli11-dev
+  # tools/: JSON output; jq reads it in the tool's tests, script(1) gives
+  # them a terminal
+  nlohmann-json3-dev jq bsdutils
   # broker/: Kafka protocol over Asio, /metrics over cpp-httplib
   libasio-dev libcpp-httplib-dev
   # proto/: the gRPC control plane

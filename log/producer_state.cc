@@ -479,15 +479,33 @@ void ProducerStateTable::CollectLastAppendTimes(
   }
 }
 
+namespace {
+
+template <typename E>
+ProducerInfo InfoOf(const E& e) {
+  ProducerInfo info;
+  info.id = e.id;
+  info.epoch = e.epoch;
+  info.last_append_ms = e.last_append_ms;
+  for (int i = 0; i < e.count; i++) info.batches.push_back(e.Batch(i));
+  return info;
+}
+
+}  // namespace
+
 std::optional<ProducerInfo> ProducerStateTable::Get(ProducerId id) const {
   const Entry* e = Find(id);
   if (e == nullptr) return std::nullopt;
-  ProducerInfo info;
-  info.id = e->id;
-  info.epoch = e->epoch;
-  info.last_append_ms = e->last_append_ms;
-  for (int i = 0; i < e->count; i++) info.batches.push_back(e->Batch(i));
-  return info;
+  return InfoOf(*e);
+}
+
+std::vector<ProducerInfo> ProducerStateTable::Producers() const {
+  std::vector<ProducerInfo> out;
+  out.reserve(entries_.size());
+  for (const Entry* e = lru_head_; e != nullptr; e = e->next) {
+    out.push_back(InfoOf(*e));
+  }
+  return out;
 }
 
 }  // namespace fjord::log

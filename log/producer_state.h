@@ -154,6 +154,8 @@ class ProducerStateTable {
   // ---- Inspection ----
   size_t size() const { return entries_.size(); }
   std::optional<ProducerInfo> Get(ProducerId id) const;
+  // Every producer, least recently used first (the snapshot's order).
+  std::vector<ProducerInfo> Producers() const;
   // The largest producer id this partition expired or evicted (-1: none).
   ProducerId forgotten_below() const { return forgotten_; }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 #include "fmt/format.h"
 #include "fmt/ostream.h"
@@ -27,10 +28,10 @@ struct BatchAt {
   int64_t max_timestamp;
 };
 
-absl::StatusOr<std::unique_ptr<log::Mapping>> MapWhole(
-    const std::string& path, uint64_t* size) {
-  ASSIGN_OR_RETURN(auto file,
-                   log::PosixFileSystem()->Open(path, log::OpenMode::kReadOnly));
+absl::StatusOr<std::unique_ptr<log::Mapping>> MapWhole(const std::string& path,
+                                                       uint64_t* size) {
+  ASSIGN_OR_RETURN(
+      auto file, log::PosixFileSystem()->Open(path, log::OpenMode::kReadOnly));
   ASSIGN_OR_RETURN(*size, file->Size());
   return file->Map(*size, /*writable=*/false);
 }
@@ -39,18 +40,18 @@ void CheckIndexes(const std::string& log_path, Offset base,
                   const std::vector<BatchAt>& batches, SegmentCheck* check) {
   std::string dir = std::filesystem::path(log_path).parent_path().string();
   std::string index = log::SegmentFileName(dir, base, log::kIndexSuffix);
-  std::string time_index = log::SegmentFileName(dir, base, log::kTimeIndexSuffix);
+  std::string time_index =
+      log::SegmentFileName(dir, base, log::kTimeIndexSuffix);
   auto find = [&](uint64_t position) {
-    return std::lower_bound(batches.begin(), batches.end(), position,
-                            [](const BatchAt& b, uint64_t p) {
-                              return b.position < p;
-                            });
+    return std::lower_bound(
+        batches.begin(), batches.end(), position,
+        [](const BatchAt& b, uint64_t p) { return b.position < p; });
   };
   if (std::filesystem::exists(index)) {
     auto idx = log::OffsetIndex::Open(log::PosixFileSystem(), index, base, 0);
     if (!idx.ok()) {
-      check->problems.push_back(fmt::format("{}: {}", index,
-                                            idx.status().message()));
+      check->problems.push_back(
+          fmt::format("{}: {}", index, idx.status().message()));
     } else {
       size_t n = (*idx)->file().entries();
       for (size_t i = 0; i < n; i++) {
@@ -65,19 +66,22 @@ void CheckIndexes(const std::string& log_path, Offset base,
             it->base != e.offset.value()) {
           check->problems.push_back(fmt::format(
               "{}: entry {} ({} -> byte {}) does not point at a batch with "
-              "that base offset", index, i, e.offset.value(), e.position));
+              "that base offset",
+              index, i, e.offset.value(), e.position));
           break;
         }
       }
     }
   } else {
-    check->problems.push_back(fmt::format("{}: missing (rebuilt on start)", index));
+    check->problems.push_back(
+        fmt::format("{}: missing (rebuilt on start)", index));
   }
   if (std::filesystem::exists(time_index)) {
-    auto tidx = log::TimeIndex::Open(log::PosixFileSystem(), time_index, base, 0);
+    auto tidx =
+        log::TimeIndex::Open(log::PosixFileSystem(), time_index, base, 0);
     if (!tidx.ok()) {
-      check->problems.push_back(fmt::format("{}: {}", time_index,
-                                            tidx.status().message()));
+      check->problems.push_back(
+          fmt::format("{}: {}", time_index, tidx.status().message()));
     } else {
       int64_t prev = INT64_MIN;
       size_t n = (*tidx)->file().entries();
@@ -85,9 +89,9 @@ void CheckIndexes(const std::string& log_path, Offset base,
         log::TimestampOffset e = (*tidx)->Entry(i);
         if (e.timestamp == 0 && e.offset == base && i > 0) break;  // zeroed
         if (e.timestamp <= prev) {
-          check->problems.push_back(fmt::format(
-              "{}: entry {} timestamp {} does not increase", time_index, i,
-              e.timestamp));
+          check->problems.push_back(
+              fmt::format("{}: entry {} timestamp {} does not increase",
+                          time_index, i, e.timestamp));
           break;
         }
         // Every record up to e.offset must be no newer than e.timestamp.
@@ -109,38 +113,50 @@ void CheckIndexes(const std::string& log_path, Offset base,
 
 }  // namespace
 
+bool IsSnapshotFile(const std::string& path) {
+  auto parsed = log::ParseSegmentFileName(
+      std::filesystem::path(path).filename().string());
+  return parsed && parsed->suffix == log::kSnapshotSuffix;
+}
+
 absl::StatusOr<std::vector<std::string>> SegmentFiles(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_directory(path, ec)) {
     if (!std::filesystem::exists(path, ec)) {
-      return absl::NotFoundError(fmt::format("{}: no such file or directory", path));
+      return absl::NotFoundError(
+          fmt::format("{}: no such file or directory", path));
     }
     return std::vector<std::string>{path};
   }
-  std::vector<std::pair<int64_t, std::string>> found;
+  std::vector<std::tuple<int, int64_t, std::string>> found;
   for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
     auto parsed = log::ParseSegmentFileName(entry.path().filename().string());
-    if (parsed && parsed->suffix == log::kLogSuffix) {
-      found.emplace_back(parsed->base.value(), entry.path().string());
+    if (!parsed) continue;
+    if (parsed->suffix == log::kLogSuffix) {
+      found.emplace_back(0, parsed->base.value(), entry.path().string());
+    } else if (parsed->suffix == log::kSnapshotSuffix) {
+      found.emplace_back(1, parsed->base.value(), entry.path().string());
     }
   }
   if (ec) return absl::InternalError(fmt::format("{}: {}", path, ec.message()));
   std::sort(found.begin(), found.end());
   std::vector<std::string> out;
-  for (auto& [base, p] : found) out.push_back(std::move(p));
+  for (auto& [kind, base, p] : found) out.push_back(std::move(p));
   return out;
 }
 
-absl::StatusOr<SegmentCheck> InspectSegment(const std::string& path,
-                                            bool dump, bool records,
-                                            std::ostream& out) {
+absl::StatusOr<SegmentCheck> InspectSegment(
+    const std::string& path,
+    const std::function<void(const InspectedBatch&)>& on_batch) {
   SegmentCheck check;
   check.path = path;
-  auto parsed =
-      log::ParseSegmentFileName(std::filesystem::path(path).filename().string());
+  auto parsed = log::ParseSegmentFileName(
+      std::filesystem::path(path).filename().string());
   if (!parsed || parsed->suffix != log::kLogSuffix) {
     return absl::InvalidArgumentError(fmt::format(
-        "{}: not a segment file (expected <20-digit offset>.log)", path));
+        "{}: not a segment or snapshot file (expected <20-digit offset>.log "
+        "or .snapshot)",
+        path));
   }
   ASSIGN_OR_RETURN(auto map, MapWhole(path, &check.file_bytes));
   const uint8_t* data = map->data();
@@ -148,7 +164,7 @@ absl::StatusOr<SegmentCheck> InspectSegment(const std::string& path,
   std::vector<BatchAt> batches;
   int64_t expected = parsed->base.value();
   uint64_t pos = 0;
-  std::string scratch;
+  bool framed = true;
   while (pos < size) {
     if (size - pos >= log::batch_layout::kHeaderSize &&
         AllZero(data + pos, log::batch_layout::kHeaderSize) &&
@@ -159,61 +175,70 @@ absl::StatusOr<SegmentCheck> InspectSegment(const std::string& path,
     auto h = log::ParseBatchHeader(data + pos, size - pos);
     absl::Status problem = h.status();
     if (problem.ok() && h->size_bytes() > size - pos) {
-      problem = absl::DataLossError(fmt::format(
-          "batch claims {} bytes, only {} remain (torn write)", h->size_bytes(),
-          size - pos));
-    }
-    if (problem.ok()) {
-      problem = log::ValidateBatch(std::span(data + pos, h->size_bytes())).status();
+      problem = absl::DataLossError(
+          fmt::format("batch claims {} bytes, only {} remain (torn write)",
+                      h->size_bytes(), size - pos));
     }
     if (problem.ok() && h->base_offset < expected) {
-      problem = absl::DataLossError(fmt::format(
-          "base offset {} goes backwards (expected >= {})", h->base_offset,
-          expected));
+      problem = absl::DataLossError(
+          fmt::format("base offset {} goes backwards (expected >= {})",
+                      h->base_offset, expected));
     }
     if (!problem.ok()) {
-      check.problems.push_back(fmt::format("{}: byte {}: {}", path, pos,
-                                           problem.message()));
+      check.problems.push_back(
+          fmt::format("{}: byte {}: {}", path, pos, problem.message()));
+      framed = false;
       break;
     }
-    batches.push_back({pos, h->base_offset, h->last().value(), h->max_timestamp});
+    InspectedBatch b;
+    b.position = pos;
+    b.header = *h;
+    b.bytes = std::span(data + pos, h->size_bytes());
+    b.computed_crc = log::ComputeBatchCrc(b.bytes);
+    b.crc_ok = b.computed_crc == h->crc;
+    if (!b.crc_ok) {
+      check.problems.push_back(fmt::format(
+          "{}: byte {}: batch CRC mismatch at base offset {}: stored {:08x}, "
+          "computed {:08x}",
+          path, pos, h->base_offset, h->crc, b.computed_crc));
+    }
+    if (on_batch) on_batch(b);
+    batches.push_back(
+        {pos, h->base_offset, h->last().value(), h->max_timestamp});
     if (check.first_offset < 0) check.first_offset = h->base_offset;
     check.last_offset = h->last().value();
     check.batches++;
     check.records += h->record_count;
-    if (dump) {
-      fmt::print(out,
-                 "batch position={} base_offset={} last_offset={} count={} "
-                 "size={} codec={} base_ts={} max_ts={} producer_id={} "
-                 "epoch={} base_seq={} crc={:08x}\n",
-                 pos, h->base_offset, h->last().value(), h->record_count,
-                 h->size_bytes(), log::CodecName(h->codec()), h->base_timestamp,
-                 h->max_timestamp, h->producer_id, h->producer_epoch,
-                 h->base_sequence, h->crc);
-      if (records) {
-        std::vector<log::Record> recs;
-        absl::Status s = log::DecodeRecords(std::span(data + pos, h->size_bytes()),
-                                            &scratch, &recs);
-        if (!s.ok()) {
-          check.problems.push_back(fmt::format("{}: byte {}: {}", path, pos,
-                                               s.message()));
-          break;
-        }
-        for (const auto& r : recs) {
-          fmt::print(out, "  offset={} timestamp={} key={} value={} headers={}\n",
-                     r.offset.value(), r.timestamp,
-                     r.key ? fmt::format("{:?}", std::string(*r.key)) : "null",
-                     r.value ? fmt::format("{:?}", std::string(*r.value)) : "null",
-                     r.headers.size());
-        }
-      }
-    }
     expected = h->last().value() + 1;
     pos += h->size_bytes();
   }
   check.data_bytes = pos;
-  if (check.problems.empty()) CheckIndexes(path, parsed->base, batches, &check);
+  if (framed) CheckIndexes(path, parsed->base, batches, &check);
   return check;
+}
+
+absl::StatusOr<SnapshotInfo> InspectSnapshot(const std::string& path) {
+  SnapshotInfo info;
+  info.path = path;
+  ASSIGN_OR_RETURN(std::string bytes, log::PosixFileSystem()->ReadFile(path));
+  info.file_bytes = bytes.size();
+  log::ProducerStateTable table;
+  auto end = table.LoadSnapshot(bytes);
+  if (!end.ok()) {
+    info.problem = fmt::format("{}: {}", path, end.status().message());
+    return info;
+  }
+  info.end_offset = end->value();
+  info.forgotten_id = table.forgotten_below().value();
+  info.producers = table.Producers();
+  auto parsed = log::ParseSegmentFileName(
+      std::filesystem::path(path).filename().string());
+  if (parsed && parsed->base != *end) {
+    info.problem =
+        fmt::format("{}: named for offset {} but holds the state at offset {}",
+                    path, parsed->base.value(), end->value());
+  }
+  return info;
 }
 
 }  // namespace fjord::tools

@@ -3,9 +3,9 @@
 #include <chrono>
 
 #include "fmt/format.h"
-#include "log/strings.h"
 #include "log/log_manager.h"
 #include "log/record_batch.h"
+#include "log/strings.h"
 
 namespace fjord::tools {
 namespace {
@@ -37,8 +37,9 @@ int RunStorageDemo(const StorageDemoOptions& o) {
   auto codec = log::ParseCodec(o.compression);
   if (!codec.ok()) return Fail(codec.status().message());
   if (o.records <= 0 || o.record_size < 12 || o.batch_records <= 0) {
-    return Fail(absl::string_view("--records and --batch-records must be positive and "
-                "--record-size at least 12"));
+    return Fail(
+        absl::string_view("--records and --batch-records must be positive and "
+                          "--record-size at least 12"));
   }
   log::LogManagerOptions mo;
   mo.data_dir = o.data_dir;
@@ -56,7 +57,8 @@ int RunStorageDemo(const StorageDemoOptions& o) {
     if (!log.ok()) return Fail(log.status().message());
     first_offset = (*log)->log_end_offset();
     fmt::print("data dir {}: {} logs, {} stop, opened in {} ms\n", o.data_dir,
-               report.logs, report.clean_shutdown ? "clean" : "first or unclean",
+               report.logs,
+               report.clean_shutdown ? "clean" : "first or unclean",
                report.elapsed_ms);
     std::string value;
     auto start = Clock::now();
@@ -72,13 +74,13 @@ int RunStorageDemo(const StorageDemoOptions& o) {
         values.push_back(value);
       }
       for (int64_t j = 0; j < n; j++) {
-        builder.Add(log::RecordInput{std::nullopt, values[j], {},
-                                     1'700'000'000'000 + i + j});
+        builder.Add(log::RecordInput{
+            std::nullopt, values[j], {}, 1'700'000'000'000 + i + j});
       }
       auto batch = builder.Build();
       if (!batch.ok()) return Fail(batch.status().message());
-      auto appended = (*log)->Append(std::span(
-          reinterpret_cast<uint8_t*>(batch->data()), batch->size()));
+      auto appended = (*log)->Append(
+          std::span(reinterpret_cast<uint8_t*>(batch->data()), batch->size()));
       if (!appended.ok()) return Fail(appended.status().message());
       bytes += batch->size();
       i += n;
@@ -89,10 +91,11 @@ int RunStorageDemo(const StorageDemoOptions& o) {
     if (absl::Status s = (*manager)->Close(); !s.ok()) return Fail(s.message());
     close_s = Seconds(close_start);
   }
-  fmt::print("appended {} records ({} MiB on disk) in {:.3f} s: {:.0f} "
-             "records/s, {:.1f} MiB/s, flushed; clean close in {:.1f} ms\n",
-             o.records, bytes >> 20, append_s, o.records / append_s,
-             bytes / append_s / (1 << 20), close_s * 1000);
+  fmt::print(
+      "appended {} records ({} MiB on disk) in {:.3f} s: {:.0f} "
+      "records/s, {:.1f} MiB/s, flushed; clean close in {:.1f} ms\n",
+      o.records, bytes >> 20, append_s, o.records / append_s,
+      bytes / append_s / (1 << 20), close_s * 1000);
 
   // 2. Reopen after the clean stop and read everything back.
   log::StartupReport report;
@@ -101,12 +104,15 @@ int RunStorageDemo(const StorageDemoOptions& o) {
   if (!manager.ok()) return Fail(manager.status().message());
   double reopen_ms = Seconds(reopen_start) * 1000;
   auto log = (*manager)->Get(tp);
-  if (log == nullptr) return Fail(absl::string_view("the partition did not come back after a restart"));
-  fmt::print("reopened {} logs ({} MiB) after a {} stop in {:.1f} ms, "
-             "recovery scanned {} bytes\n",
-             report.logs, report.bytes >> 20,
-             report.clean_shutdown ? "clean" : "UNCLEAN", reopen_ms,
-             report.bytes_scanned);
+  if (log == nullptr)
+    return Fail(
+        absl::string_view("the partition did not come back after a restart"));
+  fmt::print(
+      "reopened {} logs ({} MiB) after a {} stop in {:.1f} ms, "
+      "recovery scanned {} bytes\n",
+      report.logs, report.bytes >> 20,
+      report.clean_shutdown ? "clean" : "UNCLEAN", reopen_ms,
+      report.bytes_scanned);
   // Every batch in the log goes through the read path (which checks CRCs),
   // including those of earlier runs; this run's records are also compared
   // value by value.
@@ -121,7 +127,8 @@ int RunStorageDemo(const StorageDemoOptions& o) {
     absl::Status s = log::ForEachBatch(
         r->bytes, [&](const log::BatchHeader&, std::span<const uint8_t> batch) {
           recs.clear();
-          if (absl::Status d = log::DecodeRecords(batch, &scratch, &recs); !d.ok()) {
+          if (absl::Status d = log::DecodeRecords(batch, &scratch, &recs);
+              !d.ok()) {
             return d;
           }
           for (const auto& rec : recs) {
@@ -132,9 +139,9 @@ int RunStorageDemo(const StorageDemoOptions& o) {
             }
             FillValue(rec.offset - first_offset, o.record_size, &expected);
             if (!rec.value || *rec.value != expected) {
-              return absl::DataLossError(fmt::format(
-                  "record at offset {} is not the one appended",
-                  rec.offset.value()));
+              return absl::DataLossError(
+                  fmt::format("record at offset {} is not the one appended",
+                              rec.offset.value()));
             }
             seen++;
           }
@@ -145,13 +152,16 @@ int RunStorageDemo(const StorageDemoOptions& o) {
   }
   double read_s = Seconds(read_start);
   if (seen != o.records) {
-    return Fail(fmt::format("read back {} records, appended {}", seen, o.records));
+    return Fail(
+        fmt::format("read back {} records, appended {}", seen, o.records));
   }
-  fmt::print("read back and verified {} records in {:.3f} s: {:.0f} records/s "
-             "(and {} records of earlier runs, CRC-checked)\n",
-             seen, read_s, (seen + older) / read_s, older);
+  fmt::print(
+      "read back and verified {} records in {:.3f} s: {:.0f} records/s "
+      "(and {} records of earlier runs, CRC-checked)\n",
+      seen, read_s, (seen + older) / read_s, older);
   if (absl::Status s = (*manager)->Close(); !s.ok()) return Fail(s.message());
-  fmt::print("OK: every record appended was read back exactly once, in order\n");
+  fmt::print(
+      "OK: every record appended was read back exactly once, in order\n");
   return 0;
 }
 

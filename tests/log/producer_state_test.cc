@@ -386,5 +386,36 @@ TEST_CASE(
   CHECK(u.size() == 2);
 }
 
+TEST_CASE(
+    "ProducerState: Producers lists every producer least recently used "
+    "first, as a loaded snapshot has them",
+    "[log][producer]") {
+  ProducerStateTable t;
+  Appender a{t};
+  a.MustAppend({Header(7, 0, 0, 2)});
+  a.now_ms = 2000;
+  a.MustAppend({Header(3, 1, 0, 1)});
+  a.now_ms = 3000;
+  a.MustAppend({Header(7, 0, 2, 1)});  // 7 becomes the most recent
+  auto listed = t.Producers();
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].id == ProducerId(3));
+  CHECK(listed[0].epoch == ProducerEpoch(1));
+  CHECK(listed[0].last_append_ms == 2000);
+  CHECK(listed[1].id == ProducerId(7));
+  REQUIRE(listed[1].batches.size() == 2);
+  CHECK(listed[1].batches[1].first_sequence == 2);
+  CHECK(listed[1].batches[1].first_offset == Offset(3));
+
+  ProducerStateTable loaded;
+  REQUIRE(loaded.LoadSnapshot(t.EncodeSnapshot(Offset(a.next))).ok());
+  auto again = loaded.Producers();
+  REQUIRE(again.size() == 2);
+  CHECK(again[0].id == ProducerId(3));
+  CHECK(again[1].id == ProducerId(7));
+  CHECK(again[1].batches == listed[1].batches);
+  CHECK(ProducerStateTable().Producers().empty());
+}
+
 }  // namespace
 }  // namespace fjord::log
