@@ -3,14 +3,18 @@
 // every connection through the fault-injecting proxy: 1,000,000 records of
 // 100 bytes to 6 partitions while responses are dropped, connections reset
 // and responses delayed; then the same with a kill -9 of the broker mid-run
-// and a restart. The fjord consumer then reads everything back: each
+// and a restart; then a harsher schedule (a tenth of the records, lz4, far
+// more drops, resets and longer delays, and three kill -9s). The fjord
+// consumer then reads everything back: each
 // acknowledged record exactly once, in send order per partition (each value
 // carries its partition and per-partition sequence number), at the offset
 // its callback reported; a record whose callback failed at most once.
 //
 // Record counts: FJORD_E2E_RECORDS if set; otherwise 1,000,000, or 200,000
 // in a sanitizer build (ASan + UBSan make client and broker several times
-// slower).
+// slower). FJORD_E2E_SEED, if set, replaces the seeds of the fault
+// schedules, to explore or reproduce others (the proxy's stats line shows
+// what a schedule did).
 //
 // Hidden [.perf] case: producer throughput with idempotence on and off.
 #include <algorithm>
@@ -137,8 +141,10 @@ Properties ProducerProperties(const std::string& bootstrap, bool idempotent) {
 
 // For the fault runs: 64 KiB batches (about 600 records), so that the
 // faults hit many Produce requests, and quick retries and reconnects.
-Properties FaultRunProperties(const std::string& bootstrap) {
+Properties FaultRunProperties(const std::string& bootstrap,
+                              const Properties& extra = {}) {
   Properties p = ProducerProperties(bootstrap, true);
+  for (const auto& [k, v] : extra) p[k] = v;
   p["batch.size"] = "65536";
   p["linger.ms"] = "5";
   p["retry.backoff.ms"] = "20";
@@ -247,6 +253,11 @@ int64_t VerifyExactlyOnce(const std::vector<std::vector<Read>>& read,
   return count;
 }
 
+uint64_t Seed(uint64_t fallback) {
+  const char* s = std::getenv("FJORD_E2E_SEED");
+  return s != nullptr && *s ? std::strtoull(s, nullptr, 10) : fallback;
+}
+
 FaultOptions Faults() {
   FaultOptions f;
   f.grace_requests = 8;
@@ -254,7 +265,20 @@ FaultOptions Faults() {
   f.reset_probability = 0.03;
   f.delay_ms = 30;
   f.delay_probability = 0.05;
-  f.seed = 20240602;
+  f.seed = Seed(20240602);
+  return f;
+}
+
+// The harsher schedule: about one response in seven dropped, one request
+// in ten reset, one response in five held back 300 ms.
+FaultOptions HarshFaults() {
+  FaultOptions f;
+  f.grace_requests = 8;
+  f.drop_response_probability = 0.15;
+  f.reset_probability = 0.1;
+  f.delay_ms = 300;
+  f.delay_probability = 0.2;
+  f.seed = Seed(20261202);
   return f;
 }
 
@@ -321,73 +345,90 @@ TEST_CASE(
   REQUIRE(c.broker->Stop().ok());
 }
 
-TEST_CASE(
-    "fjord client: kill -9 of the broker mid-run and a restart lose and "
-    "duplicate nothing that was acknowledged",
-    "[e2e][client]") {
-  const int64_t total = RecordCount();
-  FaultOptions mild;
-  mild.grace_requests = 8;
-  mild.drop_response_every = 25;
-  mild.seed = 8;
-  ProxiedBroker c(mild, BrokerArgs());
+// Produces `total` records to `topic` through `faults` while the broker is
+// killed with kill -9 and restarted `kills` times (the k-th kill once k /
+// (kills + 2) of the records are acknowledged, while more are in flight and
+// queued: the sending thread goes on, blocking when buffer.memory is full),
+// then reads them back: each acknowledged record exactly once, in order.
+void ProduceThroughKills(const FaultOptions& faults, int kills, int64_t total,
+                         const std::string& topic, const Properties& extra) {
+  ProxiedBroker c(faults, BrokerArgs());
   Tracker t(total);
-  auto producer = Producer::Create(FaultRunProperties(c.bootstrap()));
+  auto producer = Producer::Create(FaultRunProperties(c.bootstrap(), extra));
   REQUIRE(producer.ok());
-  // Killed once a third is acknowledged, while more are in flight and
-  // queued (the sending thread goes on, blocking when buffer.memory is
-  // full).
-  std::atomic<int64_t> at_kill{-1};
-  std::atomic<bool> restarted{false};
+  std::atomic<int64_t> at_first_kill{-1};
+  std::atomic<int> restarts{0};
   std::string restart_error;
   std::thread killer([&] {
-    const auto deadline = Clock::now() + std::chrono::seconds(120);
-    while (t.delivered.load() < total / 3 && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (int k = 1; k <= kills; k++) {
+      const auto deadline = Clock::now() + std::chrono::seconds(120);
+      while (t.delivered.load() < total * k / (kills + 2) &&
+             Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (k == 1) at_first_kill = t.delivered.load();
+      c.broker->Kill();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      absl::Status s = c.broker->Restart();
+      if (!s.ok()) {
+        restart_error = s.ToString();
+        return;
+      }
+      c.proxy.SetTarget("127.0.0.1", c.broker->kafka_port());
+      restarts++;
     }
-    at_kill = t.delivered.load();
-    c.broker->Kill();
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    absl::Status s = c.broker->Restart();
-    if (!s.ok()) {
-      restart_error = s.ToString();
-      return;
-    }
-    c.proxy.SetTarget("127.0.0.1", c.broker->kafka_port());
-    restarted = true;
   });
   const auto t0 = Clock::now();
-  Produce(**producer, "kill9", &t, 0, total);
+  Produce(**producer, topic, &t, 0, total);
   const absl::Status flushed = (*producer)->Flush(std::chrono::seconds(120));
   const double produce_s = SecondsSince(t0);
   killer.join();
   INFO(restart_error);
-  REQUIRE(restarted.load());
+  REQUIRE(restarts.load() == kills);
   REQUIRE(c.broker->Log().find("unclean stop") != std::string::npos);
   INFO("first failure: " << t.FirstError());
   REQUIRE(flushed.ok());
-  // delivery.timeout.ms (120 s) is far longer than the outage: every
+  // delivery.timeout.ms (120 s) is far longer than the outages: every
   // record is delivered in the end.
   CHECK(t.failed.load() == 0);
   CHECK(t.delivered.load() + t.failed.load() == total);
-  CHECK(at_kill.load() < total);  // some were still to go at the kill
+  CHECK(at_first_kill.load() < total);  // some were still to go at the kill
   REQUIRE((*producer)->Close(std::chrono::seconds(10)).ok());
 
   c.proxy.SetFaults(FaultOptions{});
-  auto read = ConsumeAll(c.bootstrap(), "kill9");
+  auto read = ConsumeAll(c.bootstrap(), topic);
   const int64_t n = VerifyExactlyOnce(read, t, total);
   CHECK(n >= t.delivered.load());
   CHECK(n <= total);
   std::printf(
-      "fjord client kill -9: %lld of %lld records acknowledged before the "
-      "kill; %lld delivered, %lld failed; %lld read back, each once, in "
-      "%.1f s of producing\n",
-      static_cast<long long>(at_kill.load()), static_cast<long long>(total),
-      static_cast<long long>(t.delivered.load()),
+      "fjord client %d x kill -9 (%s): %lld of %lld records acknowledged "
+      "before the first kill; %lld delivered, %lld failed; %lld read back, "
+      "each once, in %.1f s of producing\n",
+      kills, topic.c_str(), static_cast<long long>(at_first_kill.load()),
+      static_cast<long long>(total), static_cast<long long>(t.delivered.load()),
       static_cast<long long>(t.failed.load()), static_cast<long long>(n),
       produce_s);
-  PrintFaults("fjord client kill -9", c.proxy.stats());
+  PrintFaults(("fjord client " + topic).c_str(), c.proxy.stats());
   REQUIRE(c.broker->Stop().ok());
+}
+
+TEST_CASE(
+    "fjord client: kill -9 of the broker mid-run and a restart lose and "
+    "duplicate nothing that was acknowledged",
+    "[e2e][client]") {
+  FaultOptions mild;
+  mild.grace_requests = 8;
+  mild.drop_response_every = 25;
+  mild.seed = Seed(8);
+  ProduceThroughKills(mild, 1, RecordCount(), "kill9", {});
+}
+
+TEST_CASE(
+    "fjord client: three kill -9s under frequent drops, resets and long "
+    "delays, with lz4, still write every acknowledged record exactly once",
+    "[e2e][client]") {
+  ProduceThroughKills(HarshFaults(), 3, RecordCount() / 10, "harsh",
+                      {{"compression.type", "lz4"}});
 }
 
 // ------------------------------------------------------------ the figure
