@@ -22,6 +22,7 @@ void ProducerBatch::Reset(log::BatchOptions options) {
   last_error = absl::OkStatus();
   in_flight = false;
   done = false;
+  in_doubt = false;
 }
 
 // ------------------------------------------------------------ MemoryPool
@@ -153,11 +154,12 @@ RecordAccumulator::AppendResult RecordAccumulator::Append(
 
 RecordAccumulator::Readiness RecordAccumulator::FrontReadiness(
     PartitionQueue* q, int64_t now_ms, bool flushing,
-    int max_in_flight_per_partition) {
+    int max_in_flight_per_partition, bool in_doubt_only) {
   Readiness r;
   FastMutexLock l(&q->mu);
   if (q->batches.empty()) return r;
   ProducerBatch* b = q->batches.front();
+  if (in_doubt_only && !(b->attempts > 0 && b->in_doubt)) return r;
   if (static_cast<int>(q->in_flight.size()) >= max_in_flight_per_partition) {
     return r;  // a response will wake the sender
   }
@@ -179,6 +181,13 @@ RecordAccumulator::Readiness RecordAccumulator::FrontReadiness(
   }
   r.next_check_ms = b->created_ms + options_.linger_ms;
   return r;
+}
+
+bool RecordAccumulator::FrontInDoubt(PartitionQueue* q) {
+  FastMutexLock l(&q->mu);
+  if (q->batches.empty()) return false;
+  const ProducerBatch* b = q->batches.front();
+  return b->attempts > 0 && b->in_doubt;
 }
 
 ProducerBatch* RecordAccumulator::TakeFront(PartitionQueue* q) {

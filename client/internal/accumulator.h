@@ -61,6 +61,9 @@ struct ProducerBatch {
   absl::Status last_error;
   bool in_flight = false;
   bool done = false;  // callbacks ran (success, failure or expiry)
+  // Idempotence: `bytes` (this producer id and sequence) may be in the log
+  // although no answer said so (see MayBeAppended in sender_logic.h).
+  bool in_doubt = false;
 
   int32_t record_count() const { return builder.record_count(); }
   void Reset(log::BatchOptions options);
@@ -164,8 +167,16 @@ class RecordAccumulator {
     bool ready = false;
     int64_t next_check_ms = INT64_MAX;
   };
+  // With `in_doubt_only`, only a retry whose earlier send may have been
+  // appended (ProducerBatch::in_doubt) is ready.
   Readiness FrontReadiness(PartitionQueue* q, int64_t now_ms, bool flushing,
-                           int max_in_flight_per_partition);
+                           int max_in_flight_per_partition,
+                           bool in_doubt_only = false);
+  // Network thread. Whether `q`'s oldest unanswered batch is a retry that may
+  // already be in the log: the partition's sequence state is then unknown.
+  // (Later batches can be in the log only if it is: a broker appends a
+  // producer's batches in sequence order.) REQUIRES: nothing of `q` in flight.
+  bool FrontInDoubt(PartitionQueue* q);
   // Removes and seals the front batch (REQUIRES: FrontReadiness said ready).
   ProducerBatch* TakeFront(PartitionQueue* q);
   // Puts a batch that will be retried back among the queued ones, in

@@ -63,7 +63,12 @@ class Producer::Impl {
   void ApplyMetadata();
   int64_t ExpireBatches(int64_t now);
   void MaybeInitProducerId();
-  int64_t SendReady(int64_t now);
+  // Whether some partition's oldest unanswered batch may be in the log
+  // although no answer said so (idempotence; see MayBeAppended).
+  bool AnyPartitionInDoubt();
+  // Sends what is ready; with `in_doubt_only` (a producer id reset is
+  // pending) only such batches, under their old id.
+  int64_t SendReady(int64_t now, bool in_doubt_only = false);
   bool PrepareBatch(Batch* b);
   void SendProduce(client::internal::Connection* conn,
                    std::vector<Batch*> batches);

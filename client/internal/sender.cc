@@ -99,6 +99,11 @@ void Producer::Impl::Run() {
   int64_t next = ExpireBatches(now);
   if (config_.enable_idempotence && pid_state_ != PidState::kReady) {
     MaybeInitProducerId();
+    if (pid_state_ == PidState::kResetPending) {
+      // Before the sequences restart under a new id, resend under the old
+      // one what may already be in the log, to learn whether it is.
+      next = std::min(next, SendReady(now, /*in_doubt_only=*/true));
+    }
     if (pid_state_ != PidState::kReady) {
       if (pid_retry_at_ms_ > now) next = std::min(next, pid_retry_at_ms_);
       if (next != INT64_MAX) ScheduleRun(next);
@@ -165,12 +170,24 @@ void Producer::Impl::RequestProducerIdReset(const absl::Status& why) {
   if (pid_state_ == PidState::kReady) pid_state_ = PidState::kResetPending;
 }
 
+bool Producer::Impl::AnyPartitionInDoubt() {
+  for (Queue* q : queues_) {
+    if (acc_.FrontInDoubt(q)) return true;
+  }
+  return false;
+}
+
 void Producer::Impl::MaybeInitProducerId() {
   if (pid_state_ == PidState::kRequesting || pid_state_ == PidState::kReady) {
     return;
   }
-  // A new id only once nothing sent under the old one is outstanding.
-  if (pid_state_ == PidState::kResetPending && inflight_requests_ > 0) return;
+  // A new id only once nothing sent under the old one is outstanding, and
+  // no partition's next batch may be in the log already: renumbered under
+  // the new id, it would be appended a second time.
+  if (pid_state_ == PidState::kResetPending &&
+      (inflight_requests_ > 0 || AnyPartitionInDoubt())) {
+    return;
+  }
   if (SteadyNowMs() < pid_retry_at_ms_) return;
   Connection* conn = net_.AnyReady();
   if (conn == nullptr) return;  // the network listener runs us again
@@ -234,6 +251,7 @@ bool Producer::Impl::PrepareBatch(Batch* b) {
     b->producer_id = producer_id_;
     b->producer_epoch = producer_epoch_;
     b->base_sequence = q->next_sequence;
+    b->in_doubt = false;  // of bytes under another id, now replaced
     q->next_sequence = client::internal::IncrementSequence(q->next_sequence,
                                                            b->record_count());
     b->builder.SetProducer(b->producer_id, b->producer_epoch, b->base_sequence);
@@ -249,7 +267,7 @@ bool Producer::Impl::PrepareBatch(Batch* b) {
   return true;
 }
 
-int64_t Producer::Impl::SendReady(int64_t now) {
+int64_t Producer::Impl::SendReady(int64_t now, bool in_doubt_only) {
   int64_t next = INT64_MAX;
   const bool flushing = flushing_.load() > 0 || closed_.load();
   const int per_partition = config_.max_in_flight;
@@ -257,7 +275,8 @@ int64_t Producer::Impl::SendReady(int64_t now) {
     plans_.clear();
     for (size_t i = 0; i < queues_.size(); i++) {
       Queue* q = queues_[i];
-      auto r = acc_.FrontReadiness(q, now, flushing, per_partition);
+      auto r =
+          acc_.FrontReadiness(q, now, flushing, per_partition, in_doubt_only);
       if (!r.ready) {
         next = std::min(next, r.next_check_ms);
         continue;
@@ -395,6 +414,9 @@ void Producer::Impl::HandleOutcome(Batch* b, int16_t error, bool network_error,
   o.attempts = b->attempts;
   o.retries = config_.retries;
   o.expired = Expired(b, now);
+  if (config_.enable_idempotence) {
+    b->in_doubt = client::internal::MayBeAppended(b->in_doubt, o);
+  }
   absl::Status why =
       network_error ? network_status
                     : client::internal::StatusFromKafkaError(

@@ -29,4 +29,29 @@ BatchAction DecideBatchAction(const BatchOutcome& o) {
   return BatchAction::kFail;
 }
 
+bool MayBeAppended(bool in_doubt, const BatchOutcome& o) {
+  if (o.network_error) return true;
+  switch (o.error) {
+    case kErrOutOfOrderSequence:
+    case kErrUnknownProducerId:
+    case kErrInvalidProducerEpoch:
+      return false;
+    // Refused before anything was appended.
+    case kErrCorruptMessage:
+    case kErrUnknownTopicOrPartition:
+    case kErrLeaderNotAvailable:
+    case kErrNotLeaderOrFollower:
+    case kErrMessageTooLarge:
+    case kErrInvalidTopic:
+    case kErrRecordListTooLarge:
+    case kErrNotEnoughReplicas:
+    case kErrInvalidRequiredAcks:
+    case kErrUnsupportedVersion:
+    case kErrInvalidRecord:
+      return in_doubt;
+    default:  // appended (kErrNone, duplicate), or perhaps appended
+      return true;
+  }
+}
+
 }  // namespace fjord::client::internal

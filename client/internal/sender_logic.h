@@ -32,6 +32,21 @@ struct BatchOutcome {
 
 BatchAction DecideBatchAction(const BatchOutcome& o);
 
+// Whether a sent batch's bytes may be in the partition's log after the
+// answer `o` (idempotent producer), given whether they might have been
+// before it (`in_doubt`: an earlier send of the same bytes got no
+// conclusive answer). A lost answer, or an error a broker may give after
+// appending (REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+// KAFKA_STORAGE_ERROR, an unknown error), leaves them possibly appended; a
+// refusal before appending (NOT_LEADER_OR_FOLLOWER, MESSAGE_TOO_LARGE, ...)
+// changes nothing; OUT_OF_ORDER_SEQUENCE says they are not there (an
+// appended batch's resend is a duplicate, never a gap). UNKNOWN_PRODUCER_ID
+// and INVALID_PRODUCER_EPOCH settle it too: the broker keeps nothing under
+// this producer id and epoch that a resend could be checked against.
+// A batch in doubt must not be renumbered under a new producer id: that
+// could append it twice.
+bool MayBeAppended(bool in_doubt, const BatchOutcome& o);
+
 // Kafka's sequence increment: wraps from INT32_MAX to 0.
 inline int32_t IncrementSequence(int32_t sequence, int32_t increment) {
   if (sequence > INT32_MAX - increment) {

@@ -2,29 +2,19 @@
 // ctest) serving the coordinator over gRPC on 127.0.0.1, port 0. Committed
 // offsets and groups survive kill -9. Every broker started is stopped by its
 // PID; waits are bounded.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <cstdlib>
-#include <fstream>
 #include <map>
-#include <sstream>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_format.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/coordinator.grpc.pb.h"
+#include "tests/util/broker_process.h"
 #include "tests/util/test_util.h"
-
-extern char** environ;
 
 namespace fjord::broker {
 namespace {
@@ -32,87 +22,40 @@ namespace {
 namespace cv1 = ::fjord::coordinator::v1;
 namespace av1 = ::fjord::admin::v1;
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// One fjord-broker process; killed (SIGKILL) if still running at the end.
-class BrokerProcess {
+// A real broker (tests/util/broker_process.h) and gRPC stubs on its admin
+// and coordinator port; killed (SIGKILL) if still running at the end.
+class Broker {
  public:
-  BrokerProcess(std::string data_dir, std::string log_path)
-      : data_dir_(std::move(data_dir)), log_path_(std::move(log_path)) {}
-  ~BrokerProcess() {
-    if (pid_ > 0) Kill();
-  }
+  explicit Broker(std::string data_dir) : data_dir_(std::move(data_dir)) {}
 
-  // Starts the broker and waits (at most 20 s) for its gRPC port.
+  // Starts the broker (again, after Kill or Stop, on the same data
+  // directory) and connects to its gRPC port.
   void Start() {
-    const char* binary = std::getenv("FJORD_BROKER");
-    INFO("FJORD_BROKER must name the fjord-broker binary (ctest sets it)");
-    REQUIRE(binary != nullptr);
-    std::vector<std::string> args = {
-        binary,
-        "--data-dir",
-        data_dir_,
-        "--kafka-addr",
-        "127.0.0.1:0",
-        "--grpc-addr",
-        "127.0.0.1:0",
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--set",
-        "offsets.topic.num.partitions=5",
-        "--set",
-        "group.min.session.timeout.ms=100",
-        "--set",
-        "log.preallocate=false",
-        "--set",
-        "log.segment.bytes=1048576",
-        "--set",
-        "log.index.size.max.bytes=65536",
-    };
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int rc =
-        posix_spawn(&pid_, binary, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
-    const std::string marker =
-        "serving gRPC admin and coordinator on 127.0.0.1:";
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (;;) {
-      std::string log = ReadText(log_path_);
-      if (size_t at = log.find(marker); at != std::string::npos) {
-        port_ = std::stoi(log.substr(at + marker.size()));
-        break;
-      }
-      int status;
-      INFO(log);
-      REQUIRE(waitpid(pid_, &status, WNOHANG) == 0);  // still running
-      REQUIRE(std::chrono::steady_clock::now() < deadline);
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (process_ == nullptr) {
+      testing::BrokerProcess::Options o;
+      o.data_dir = data_dir_;
+      o.args = {
+          "--set", "offsets.topic.num.partitions=5",
+          "--set", "group.min.session.timeout.ms=100",
+          "--set", "log.preallocate=false",
+          "--set", "log.segment.bytes=1048576",
+          "--set", "log.index.size.max.bytes=65536",
+      };
+      process_ = testing::MustStartBroker(std::move(o));
+    } else {
+      absl::Status s = process_->Restart();
+      INFO(s.ToString());
+      REQUIRE(s.ok());
     }
-    auto channel = grpc::CreateChannel(absl::StrFormat("127.0.0.1:%d", port_),
+    auto channel = grpc::CreateChannel(process_->admin(),
                                        grpc::InsecureChannelCredentials());
     admin_ = av1::Admin::NewStub(channel);
     coordinator_ = cv1::Coordinator::NewStub(channel);
   }
   // kill -9, and reap it.
   void Kill() {
-    REQUIRE(kill(pid_, SIGKILL) == 0);
-    int status;
-    REQUIRE(waitpid(pid_, &status, 0) == pid_);
-    pid_ = -1;
+    REQUIRE(process_->running());
+    process_->Kill();
   }
   // SIGTERM; waits (at most 30 s) for a clean exit 0.
   void Stop() {
@@ -120,30 +63,18 @@ class BrokerProcess {
     // period) for connected clients.
     admin_.reset();
     coordinator_.reset();
-    REQUIRE(kill(pid_, SIGTERM) == 0);
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    int status = 0;
-    while (waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        FAIL("fjord-broker did not stop on SIGTERM");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    pid_ = -1;
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
+    absl::Status s = process_->Stop();
+    INFO(s.ToString());
+    CHECK(s.ok());
   }
 
   av1::Admin::Stub& admin() { return *admin_; }
   cv1::Coordinator::Stub& coordinator() { return *coordinator_; }
-  std::string log() const { return ReadText(log_path_); }
+  std::string log() const { return process_->Log(); }
 
  private:
   const std::string data_dir_;
-  const std::string log_path_;
-  pid_t pid_ = -1;
-  int port_ = 0;
+  std::unique_ptr<testing::BrokerProcess> process_;
   std::unique_ptr<av1::Admin::Stub> admin_;
   std::unique_ptr<cv1::Coordinator::Stub> coordinator_;
 };
@@ -157,8 +88,7 @@ grpc::Status Call(Stub& stub, Method method, const Request& request,
   return (stub.*method)(&context, request, response);
 }
 
-std::map<std::string, int64_t> Fetch(BrokerProcess& b,
-                                     const std::string& group) {
+std::map<std::string, int64_t> Fetch(Broker& b, const std::string& group) {
   cv1::FetchOffsetsRequest r;
   r.set_group_id(group);
   cv1::FetchOffsetsResponse out;
@@ -178,7 +108,7 @@ TEST_CASE(
     "broker",
     "[e2e]") {
   testing::TempDir dir;
-  BrokerProcess b(dir.Sub("data"), dir.Sub("broker.log"));
+  Broker b(dir.Sub("data"));
   b.Start();
   av1::CreateTopicRequest create;
   create.set_name("events");

@@ -23,13 +23,9 @@ namespace fjord::testing {
 struct TestBroker {
   explicit TestBroker(std::vector<std::string> args = {}) {
     BrokerProcess::Options o;
-    o.binary = FJORD_BROKER_PATH;
     o.data_dir = dir.Sub("data");
     o.args = std::move(args);
-    auto started = BrokerProcess::Start(o);
-    INFO(started.status().ToString());
-    REQUIRE(started.ok());
-    process = *std::move(started);
+    process = MustStartBroker(std::move(o));
   }
   Properties Producer(Properties extra = {}) const {
     extra["bootstrap.servers"] = process->bootstrap();

@@ -224,13 +224,28 @@ TEST_CASE(
   const int n = 30000;
   absl::Mutex mu;
   std::set<int> acked;
+  std::atomic<int> acked_count{0};
   std::atomic<int> failed{0};
+  // The kill comes once a third is acknowledged, with more in flight and
+  // queued, whatever the machine's speed (a fixed delay could fall before
+  // the first record or after the last).
+  std::atomic<int> at_kill{-1};
+  std::atomic<bool> restarted{false};
+  std::string restart_error;
   std::thread restarter([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (acked_count.load() < n / 3 && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    at_kill = acked_count.load();
     broker.process->Kill();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     absl::Status s = broker.process->Restart();
-    if (!s.ok()) failed += 1'000'000;
+    if (!s.ok()) {
+      restart_error = s.ToString();
+      return;
+    }
+    restarted = true;
   });
   for (int i = 0; i < n; i++) {
     std::string key = absl::StrFormat("k%d", i % 97);
@@ -246,12 +261,19 @@ TEST_CASE(
       }
       absl::MutexLock l(&mu);
       acked.insert(i);
+      acked_count++;
     });
     if (i % 1000 == 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   REQUIRE((*producer)->Flush(std::chrono::seconds(60)).ok());
   restarter.join();
+  INFO(restart_error);
+  REQUIRE(restarted.load());
+  INFO("acknowledged before the kill: " << at_kill.load());
+  CHECK(at_kill.load() >= n / 3);
+  CHECK(at_kill.load() < n);  // the kill fell mid-production
+  CHECK(broker.process->Log().find("unclean stop") != std::string::npos);
   CHECK(failed.load() == 0);
   CHECK(acked.size() == static_cast<size_t>(n));
   auto got = ConsumeAll(broker.Consumer(),

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "broker/kafka/errors.h"
@@ -30,6 +31,7 @@ namespace {
 namespace kafka = broker::kafka;
 
 struct SeenBatch {
+  std::string topic;
   int64_t producer_id;
   int16_t epoch;
   int32_t base_sequence;
@@ -50,7 +52,12 @@ class FakeBroker {
   // decide(batch, index of this batch among all received) -> error or kDrop
   using Decide = std::function<int16_t(const SeenBatch&, int)>;
 
-  explicit FakeBroker(Decide decide) : decide_(std::move(decide)) {
+  // With `nodes` > 1 the metadata names that many brokers, all at this
+  // address, and topic "u" is led by node 1 (every other topic by node 0):
+  // the producer then keeps one connection per node, so one partition's
+  // connection can be dropped while another's answers.
+  explicit FakeBroker(Decide decide, int nodes = 1)
+      : decide_(std::move(decide)), nodes_(nodes) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -81,10 +88,18 @@ class FakeBroker {
     std::lock_guard<std::mutex> l(mu_);
     return seen_;
   }
-  // Offsets of appended batches by (producer id, base sequence).
+  // How many distinct batches (topic, producer id, base sequence) were
+  // appended.
   size_t appended() {
     std::lock_guard<std::mutex> l(mu_);
     return appended_.size();
+  }
+  // Records appended to `topic`, counting every append (a batch appended
+  // twice under two producer ids counts twice).
+  int64_t records_appended(const std::string& topic) {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = records_appended_.find(topic);
+    return it == records_appended_.end() ? 0 : it->second;
   }
   int init_producer_id_calls() const { return pid_calls_.load(); }
 
@@ -136,12 +151,17 @@ class FakeBroker {
           kafka::MetadataRequest req;
           if (!kafka::Decode(r, h.api_version, &req)) return;
           kafka::MetadataResponse m;
-          m.brokers.push_back({0, "127.0.0.1", port_});
+          for (int node = 0; node < nodes_; node++) {
+            m.brokers.push_back({node, "127.0.0.1", port_});
+          }
           m.cluster_id = "fake";
           if (req.topics) {
             for (auto t : *req.topics) {
-              m.topics.push_back(
-                  {0, std::string(t), false, {{0, 0, 0, {0}, {0}}}});
+              const int32_t leader = nodes_ > 1 && t == "u" ? 1 : 0;
+              m.topics.push_back({0,
+                                  std::string(t),
+                                  false,
+                                  {{0, 0, leader, {leader}, {leader}}}});
             }
           }
           kafka::Encode(out, h.api_version, m);
@@ -188,9 +208,13 @@ class FakeBroker {
         // a dropped connection and failed deliveries.)
         auto hdr = log::ValidateBatch(*p.records);
         if (!hdr.ok()) return false;
-        SeenBatch b{hdr->producer_id,   hdr->producer_epoch,
-                    hdr->base_sequence, hdr->record_count,
-                    hdr->crc,           0};
+        SeenBatch b{std::string(t.name),
+                    hdr->producer_id,
+                    hdr->producer_epoch,
+                    hdr->base_sequence,
+                    hdr->record_count,
+                    hdr->crc,
+                    0};
         b.answer = decide_(b, static_cast<int>(seen_.size()));
         seen_.push_back(b);
         if (b.answer == kDrop) return false;
@@ -205,15 +229,16 @@ class FakeBroker {
         if (b.producer_id < 0) {  // not idempotent: no checks
           rp.base_offset = log_end_;
           log_end_ += b.records;
+          records_appended_[b.topic] += b.records;
           continue;
         }
-        auto key = std::make_pair(b.producer_id, b.base_sequence);
+        auto key = std::make_tuple(b.topic, b.producer_id, b.base_sequence);
         auto it = appended_.find(key);
         if (it != appended_.end()) {
           rp.base_offset = it->second;
           continue;
         }
-        int32_t& next = next_seq_[b.producer_id];
+        int32_t& next = next_seq_[std::make_pair(b.topic, b.producer_id)];
         if (b.base_sequence != next) {
           rp.error = 45;  // OUT_OF_ORDER_SEQUENCE_NUMBER
           seen_.back().answer = 45;
@@ -223,6 +248,7 @@ class FakeBroker {
         rp.base_offset = log_end_;
         appended_[key] = log_end_;
         log_end_ += b.records;
+        records_appended_[b.topic] += b.records;
         if (drop_after) return false;
       }
     }
@@ -231,6 +257,7 @@ class FakeBroker {
   }
 
   Decide decide_;
+  const int nodes_;
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
@@ -239,8 +266,10 @@ class FakeBroker {
   std::vector<int> fds_;
   std::vector<std::thread> connections_;
   std::vector<SeenBatch> seen_;
-  std::map<std::pair<int64_t, int32_t>, int64_t> appended_;
-  std::map<int64_t, int32_t> next_seq_;
+  // Per partition (one per topic here), as Kafka's sequences are.
+  std::map<std::tuple<std::string, int64_t, int32_t>, int64_t> appended_;
+  std::map<std::pair<std::string, int64_t>, int32_t> next_seq_;
+  std::map<std::string, int64_t> records_appended_;
   int64_t log_end_ = 0;
   std::atomic<int> pid_calls_{0};
 };
@@ -407,6 +436,81 @@ TEST_CASE(
   // One batch (every record so far) failed; the producer went on.
   CHECK(mixed.failed + static_cast<int>(mixed.offsets.size()) == 50);
   CHECK(mixed.failed > 0);
+}
+
+TEST_CASE(
+    "A producer id reset waits until a batch whose answer was lost is "
+    "resolved under the old id, so it is not appended a second time",
+    "[client][sender][fake]") {
+  // Partition t-0 (node 0) has forgotten the producer: UNKNOWN_PRODUCER_ID,
+  // so the producer must take a new id. Meanwhile partition u-0 (node 1, its
+  // own connection) appended its first batch but the answer was lost with
+  // the connection, and the next resends are lost too until t has been
+  // refused. Re-stamping u's batch under the new id would append it again;
+  // resent under the old id it is recognised as a duplicate.
+  std::atomic<bool> t_refused{false};
+  int u_sends = 0;  // under the fake broker's lock
+  std::atomic<int> u_drops_after_refusal{0};
+  FakeBroker broker(
+      [&](const SeenBatch& b, int) -> int16_t {
+        if (b.producer_id != 1000) return 0;
+        if (b.topic == "t") {
+          t_refused = true;
+          return 59;  // UNKNOWN_PRODUCER_ID
+        }
+        if (b.base_sequence != 0) return 0;
+        if (u_sends++ == 0) return kAppendThenDrop;
+        // Every resend is lost until t was refused, and twice more after
+        // that, so that the reset certainly meets u's batch unresolved.
+        if (!t_refused.load()) return kDrop;
+        return u_drops_after_refusal.fetch_add(1) < 2 ? kDrop : 0;
+      },
+      /*nodes=*/2);
+  auto producer = Producer::Create({{"bootstrap.servers", broker.bootstrap()},
+                                    {"linger.ms", "0"},
+                                    {"retry.backoff.ms", "10"},
+                                    {"request.timeout.ms", "2000"},
+                                    {"delivery.timeout.ms", "10000"}});
+  REQUIRE(producer.ok());
+  std::mutex mu;
+  std::map<std::string, std::vector<absl::Status>> results;
+  // u's record first, so that its batch is appended before t refuses.
+  for (const char* topic : {"u", "t"}) {
+    ProducerRecord r;
+    r.topic = topic;
+    r.value = "v";
+    (*producer)->Send(r,
+                      [&, topic](const absl::Status& s, const RecordMetadata&) {
+                        std::lock_guard<std::mutex> l(mu);
+                        results[topic].push_back(s);
+                      });
+    if (std::string(topic) == "u") {
+      // Until u's first send was appended (and its answer lost).
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (broker.records_appended("u") == 0 &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      REQUIRE(broker.records_appended("u") == 1);
+    }
+  }
+  REQUIRE((*producer)->Flush(std::chrono::seconds(30)).ok());
+  REQUIRE((*producer)->Close(std::chrono::seconds(5)).ok());
+  {
+    std::lock_guard<std::mutex> l(mu);
+    for (const char* topic : {"u", "t"}) {
+      INFO(topic);
+      REQUIRE(results[topic].size() == 1);
+      CHECK(results[topic][0].ok());
+    }
+  }
+  CHECK(t_refused.load());
+  CHECK(u_drops_after_refusal.load() >= 2);
+  CHECK(broker.init_producer_id_calls() == 2);
+  // Each record is in the log once.
+  CHECK(broker.records_appended("u") == 1);
+  CHECK(broker.records_appended("t") == 1);
 }
 
 TEST_CASE("Without idempotence no producer id is requested",

@@ -83,6 +83,38 @@ TEST_CASE(
         BatchAction::kFail);
 }
 
+TEST_CASE(
+    "A batch stays possibly appended after a lost answer until a sequence "
+    "check says it is not in the log",
+    "[client][sender]") {
+  BatchOutcome lost = Outcome(kErrNone);
+  lost.network_error = true;
+  CHECK(MayBeAppended(false, lost));
+  // Errors a broker may give after appending.
+  for (int16_t e : std::initializer_list<int16_t>{
+           kErrRequestTimedOut, kErrNotEnoughReplicasAfterAppend,
+           kErrKafkaStorageError, kErrUnknownServerError, kErrNetworkException,
+           int16_t{999}}) {
+    INFO("error " << e);
+    CHECK(MayBeAppended(false, Outcome(e)));
+  }
+  // Refusals before appending say nothing about an earlier send.
+  for (int16_t e : {kErrNotLeaderOrFollower, kErrLeaderNotAvailable,
+                    kErrUnknownTopicOrPartition, kErrNotEnoughReplicas,
+                    kErrMessageTooLarge, kErrInvalidRecord}) {
+    INFO("error " << e);
+    CHECK_FALSE(MayBeAppended(false, Outcome(e)));
+    CHECK(MayBeAppended(true, Outcome(e)));
+  }
+  // A gap: an appended batch's resend would be a duplicate instead. And
+  // nothing more is to be learnt under an unknown producer id or old epoch.
+  for (int16_t e : {kErrOutOfOrderSequence, kErrUnknownProducerId,
+                    kErrInvalidProducerEpoch}) {
+    INFO("error " << e);
+    CHECK_FALSE(MayBeAppended(true, Outcome(e)));
+  }
+}
+
 TEST_CASE("Sequence numbers wrap from INT32_MAX to 0 as Kafka's do",
           "[client][sender]") {
   CHECK(IncrementSequence(0, 5) == 5);

@@ -23,8 +23,10 @@
 #include <thread>
 #include <vector>
 
-#include "tests/e2e/broker_process.h"
+#include "tests/e2e/proxied_broker.h"
+#include "tests/util/broker_process.h"
 #include "tests/util/fault_proxy.h"
+#include "tests/util/metrics_scrape.h"
 #include "tests/util/test_util.h"
 
 namespace fjord::testing {
@@ -241,25 +243,13 @@ int64_t VerifyExactlyOnce(
   return count;
 }
 
-struct Cluster {
-  TempDir tmp;
-  FaultProxy proxy;
-  std::unique_ptr<BrokerProcess> broker;
-
-  explicit Cluster(const FaultOptions& faults) : proxy(faults) {
-    REQUIRE(proxy.Start().ok());
-    // Clients must reach the broker only through the proxy, so the broker
-    // advertises the proxy's address.
-    broker = std::make_unique<BrokerProcess>(
-        tmp.Sub("data"),
-        std::vector<std::string>{
-            "--set",
-            "advertised.listeners=127.0.0.1:" + std::to_string(proxy.port()),
-            "--set", "num.partitions=6", "--set",
-            // Small segments: rolls, and so snapshots, during the run.
-            "log.segment.bytes=1048576"});
-    broker->Start();
-    proxy.SetTarget("127.0.0.1", broker->kafka_port());
+// Small segments: rolls, and so snapshots, during the run.
+struct Cluster : ProxiedBroker {
+  explicit Cluster(const FaultOptions& faults)
+      : ProxiedBroker(faults, {"--set", "num.partitions=6", "--set",
+                               "log.segment.bytes=1048576"}) {}
+  void KillAndRestart() {
+    ProxiedBroker::KillAndRestart(std::chrono::milliseconds(300));
   }
 };
 
@@ -315,7 +305,7 @@ TEST_CASE(
       static_cast<long long>(faults.resets),
       static_cast<long long>(faults.delayed),
       MetricValue(metrics, "fjord_produce_duplicates_total"));
-  c.broker->Stop();
+  REQUIRE(c.broker->Stop().ok());
 }
 
 TEST_CASE(
@@ -336,23 +326,17 @@ TEST_CASE(
     // Kill once a third is acknowledged, with more in flight and queued.
     if (!killed && i % 256 == 0 && t.delivered >= kTotal / 3) {
       at_kill = t.delivered;
-      c.broker->Kill9();
       killed = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      c.broker->Start();  // same data directory, a new port
+      c.KillAndRestart();
       REQUIRE(c.broker->Log().find("unclean stop") != std::string::npos);
-      c.proxy.SetTarget("127.0.0.1", c.broker->kafka_port());
     }
   });
   if (!killed) {
     // Everything was queued before a third was acknowledged: kill now.
     while (t.delivered < kTotal / 3) rd_kafka_poll(rk, 10);
     at_kill = t.delivered;
-    c.broker->Kill9();
     killed = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    c.broker->Start();
-    c.proxy.SetTarget("127.0.0.1", c.broker->kafka_port());
+    c.KillAndRestart();
   }
   const rd_kafka_resp_err_t flushed = rd_kafka_flush(rk, 100'000);
   RequireNoFatalError(rk, t);
@@ -374,7 +358,7 @@ TEST_CASE(
       static_cast<long long>(at_kill), static_cast<long long>(kTotal),
       static_cast<long long>(n),
       static_cast<long long>(c.proxy.stats().dropped_responses));
-  c.broker->Stop();
+  REQUIRE(c.broker->Stop().ok());
 }
 
 // ------------------------------------------------------------ the figure
@@ -390,16 +374,18 @@ TEST_CASE("librdkafka: producer throughput with idempotence on and off",
   TempDir tmp;
   // One topic for every run, and modest preallocation: 6 partitions of
   // 1 GiB segments per run would fill a disk.
-  BrokerProcess broker(tmp.Sub("data"), {"--set", "num.partitions=6", "--set",
-                                         "log.segment.bytes=134217728", "--set",
-                                         "log.preallocate=false"});
-  broker.Start();
+  BrokerProcess::Options o;
+  o.data_dir = tmp.Sub("data");
+  o.args = {"--set", "num.partitions=6",
+            "--set", "log.segment.bytes=134217728",
+            "--set", "log.preallocate=false"};
+  std::unique_ptr<BrokerProcess> broker = MustStartBroker(std::move(o));
   std::vector<double> on, off;
   for (int run = 0; run < 2 * runs; run++) {
     const bool idempotent = run % 2 == 0;
     Tracker t(total);
     // librdkafka's defaults: the throughput a user gets.
-    rd_kafka_t* rk = MakeProducer(broker.kafka_port(), &t, idempotent,
+    rd_kafka_t* rk = MakeProducer(broker->kafka_port(), &t, idempotent,
                                   /*for_faults=*/false);
     const std::string topic = "perf";
     // Metadata and InitProducerId before the clock starts.
@@ -426,7 +412,7 @@ TEST_CASE("librdkafka: producer throughput with idempotence on and off",
       "idempotence off %.0f records/s, on %.0f records/s (%+.1f%%)\n",
       runs, static_cast<long long>(total), median(off), median(on),
       100.0 * (median(on) - median(off)) / median(off));
-  broker.Stop();
+  REQUIRE(broker->Stop().ok());
 }
 
 }  // namespace

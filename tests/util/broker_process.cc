@@ -5,13 +5,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "catch2/catch.hpp"
 
 namespace fjord::testing {
 
@@ -24,22 +27,46 @@ std::string ReadAll(const std::string& path) {
   return ss.str();
 }
 
-int FindPort(const std::string& log, const std::string& pattern) {
+int FindPort(const std::string& log, const std::regex& pattern) {
   std::smatch m;
-  if (std::regex_search(log, m, std::regex(pattern))) {
-    return std::stoi(m[1].str());
-  }
+  if (std::regex_search(log, m, pattern)) return std::stoi(m[1].str());
   return 0;
 }
 
 }  // namespace
 
+absl::StatusOr<std::string> BrokerBinary() {
+  if (const char* path = std::getenv("FJORD_BROKER");
+      path != nullptr && *path != '\0') {
+    return std::string(path);
+  }
+#ifdef FJORD_DEFAULT_BROKER_PATH
+  return std::string(FJORD_DEFAULT_BROKER_PATH);
+#else
+  return absl::NotFoundError(
+      "FJORD_BROKER is not set: it must name the fjord-broker binary (ctest "
+      "sets it)");
+#endif
+}
+
 absl::StatusOr<std::unique_ptr<BrokerProcess>> BrokerProcess::Start(
     Options options) {
+  if (options.binary.empty()) {
+    absl::StatusOr<std::string> binary = BrokerBinary();
+    if (!binary.ok()) return binary.status();
+    options.binary = *binary;
+  }
   std::unique_ptr<BrokerProcess> b(new BrokerProcess(std::move(options)));
   absl::Status s = b->Launch();
   if (!s.ok()) return s;
   return b;
+}
+
+std::unique_ptr<BrokerProcess> MustStartBroker(BrokerProcess::Options options) {
+  auto started = BrokerProcess::Start(std::move(options));
+  INFO(started.status().ToString());
+  REQUIRE(started.ok());
+  return *std::move(started);
 }
 
 BrokerProcess::~BrokerProcess() { Kill(); }
@@ -52,13 +79,15 @@ std::string BrokerProcess::admin() const {
   return absl::StrFormat("127.0.0.1:%d", grpc_port_);
 }
 
+std::string BrokerProcess::Log() const { return ReadAll(log_path_); }
+
 std::string BrokerProcess::LogTail(size_t bytes) const {
-  std::string log = ReadAll(log_path_);
+  std::string log = Log();
   return log.size() > bytes ? log.substr(log.size() - bytes) : log;
 }
 
 absl::Status BrokerProcess::Launch() {
-  log_path_ = options_.data_dir + ".broker.log";
+  log_path_ = absl::StrFormat("%s.broker-%d.log", options_.data_dir, ++runs_);
   const int port = kafka_port_ > 0 ? kafka_port_ : options_.kafka_port;
   std::vector<std::string> args = {options_.binary,
                                    "--data-dir",
@@ -70,8 +99,15 @@ absl::Status BrokerProcess::Launch() {
                                    "--metrics-addr",
                                    "127.0.0.1:0"};
   args.insert(args.end(), options_.args.begin(), options_.args.end());
-  // Truncate the log: ports are parsed from this run's lines only.
-  int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // Everything the child uses is made before fork: between fork and exec a
+  // child of a multi-threaded process may only make async-signal-safe calls
+  // (no allocation).
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const long max_fd = std::min<long>(::sysconf(_SC_OPEN_MAX), 65536);
+  int fd =
+      ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::InternalError(absl::StrFormat("cannot open %s", log_path_));
   }
@@ -83,21 +119,28 @@ absl::Status BrokerProcess::Launch() {
   if (pid == 0) {
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
+    // Nothing of the test process (its sockets, a proxy's listener) leaks
+    // into the broker, where it would outlive the test's own close.
+    if (::close_range(3, ~0U, 0) != 0) {
+      for (long i = 3; i < max_fd; i++) ::close(static_cast<int>(i));
+    }
     ::execv(argv[0], argv.data());
     _exit(127);
   }
   ::close(fd);
   pid_ = pid;
+  kafka_port_ = grpc_port_ = metrics_port_ = 0;
+  const std::regex kafka(R"(serving Kafka on 127\.0\.0\.1:(\d+))");
+  const std::regex grpc(
+      R"(serving gRPC admin and coordinator on 127\.0\.0\.1:(\d+))");
+  const std::regex metrics(R"(serving /metrics on http://127\.0\.0\.1:(\d+))");
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::milliseconds(options_.start_timeout_ms);
   while (std::chrono::steady_clock::now() < deadline) {
-    std::string log = ReadAll(log_path_);
-    int k = FindPort(log, R"(serving Kafka on 127\.0\.0\.1:(\d+))");
-    int g = FindPort(log, R"(serving gRPC [a-z ]+ on 127\.0\.0\.1:(\d+))");
-    int m = FindPort(log, R"(serving /metrics on http://127\.0\.0\.1:(\d+))");
+    const std::string log = Log();
+    const int k = FindPort(log, kafka);
+    const int g = FindPort(log, grpc);
+    const int m = FindPort(log, metrics);
     if (k > 0 && g > 0 && m > 0) {
       kafka_port_ = k;
       grpc_port_ = g;
@@ -107,14 +150,17 @@ absl::Status BrokerProcess::Launch() {
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return absl::InternalError(
-          absl::StrFormat("fjord-broker exited at start:\n%s", LogTail()));
+      kafka_port_ = port;  // so that Restart() tries the same one again
+      return absl::InternalError(absl::StrFormat(
+          "fjord-broker exited at start (status %d):\n%s", status, LogTail()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   Kill();
+  kafka_port_ = port;
   return absl::DeadlineExceededError(
-      absl::StrFormat("fjord-broker did not come up:\n%s", LogTail()));
+      absl::StrFormat("fjord-broker did not come up within %d ms:\n%s",
+                      options_.start_timeout_ms, LogTail()));
 }
 
 absl::Status BrokerProcess::Stop() {
@@ -126,7 +172,8 @@ absl::Status BrokerProcess::Stop() {
   while (::waitpid(pid_, &status, WNOHANG) != pid_) {
     if (std::chrono::steady_clock::now() > deadline) {
       Kill();
-      return absl::DeadlineExceededError("fjord-broker ignored SIGTERM");
+      return absl::DeadlineExceededError(absl::StrFormat(
+          "fjord-broker did not stop within 30 s of SIGTERM:\n%s", LogTail()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -148,12 +195,8 @@ void BrokerProcess::Kill() {
 
 absl::Status BrokerProcess::Restart() {
   if (pid_ > 0) return absl::FailedPreconditionError("still running");
-  // The Kafka port is reused so clients reconnect to the same address;
-  // gRPC and /metrics get new ones.
-  const int previous = kafka_port_;
   absl::Status last;
   for (int attempt = 0; attempt < 50; attempt++) {
-    kafka_port_ = previous;
     last = Launch();
     if (last.ok()) return last;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
