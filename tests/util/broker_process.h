@@ -40,8 +40,8 @@ class BrokerProcess {
   absl::Status Stop();
   // SIGKILL and reap: a crash.
   void Kill();
-  // Starts it again on the same data directory and Kafka port (after Stop
-  // or Kill).
+  // Starts it again on the same data directory, Kafka and gRPC ports
+  // (after Stop or Kill).
   absl::Status Restart();
   bool running() const { return pid_ > 0; }
 
