@@ -411,17 +411,19 @@ absl::StatusOr<ConsumerRecords> Consumer::Impl::PollRecords(
     std::chrono::milliseconds timeout) {
   const int64_t deadline = SteadyNowMs() + timeout.count();
   std::vector<CompletedFetch> taken;
-  for (;;) {
+  for (bool timed_out = false; !timed_out;) {
     if (member_ != nullptr) {
       // Rebalance callbacks, commits of revoked partitions, CommitAsync
       // callbacks and auto commit happen here, on the caller's thread.
       RunGroupWork();
       absl::Status group = member_->status();
-      if (!group.ok()) return group;
+      // Out of the group for want of a coordinator: wait (for a rejoin)
+      // until the timeout before saying so, rather than fail at once.
+      if (!group.ok() && !absl::IsUnavailable(group)) return group;
     }
     absl::MutexLock l(&mu_);
     bool woken = false;
-    while (!woken) {
+    while (!woken && !timed_out) {
       if (closed_) return absl::FailedPreconditionError("consumer is closed");
       if (absl::Status s = PollError(); !s.ok()) return s;
       taken.clear();
@@ -440,7 +442,10 @@ absl::StatusOr<ConsumerRecords> Consumer::Impl::PollRecords(
       }
       if (!taken.empty()) return TakeRecords(taken);
       const int64_t left = deadline - SteadyNowMs();
-      if (left <= 0) return ConsumerRecords();
+      if (left <= 0) {
+        timed_out = true;
+        continue;
+      }
       if (group_wake_) {
         woken = true;  // group work for this thread: do it, then go on
         continue;
@@ -448,6 +453,13 @@ absl::StatusOr<ConsumerRecords> Consumer::Impl::PollRecords(
       data_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(left));
     }
   }
+  if (member_ != nullptr) {
+    // What came in during the wait (OnPartitionsLost before the error that
+    // explains it) runs before Poll returns.
+    RunGroupWork();
+    if (absl::Status group = member_->status(); !group.ok()) return group;
+  }
+  return ConsumerRecords();
 }
 
 absl::StatusOr<ConsumerRecords> Consumer::Impl::TakeRecords(

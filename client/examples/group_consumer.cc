@@ -95,11 +95,14 @@ int main(int argc, char** argv) {
   while (!stop) {
     auto records = (*consumer)->Poll(std::chrono::milliseconds(200));
     if (!records.ok()) {
-      // E.g. the coordinator unreachable for session.timeout.ms: the
-      // consumer keeps trying to rejoin; a real application might alert.
       std::fprintf(stderr, "poll: %s\n",
                    std::string(records.status().message()).c_str());
-      continue;
+      // kUnavailable: the coordinator has not answered for
+      // session.timeout.ms; the consumer keeps trying to rejoin (a real
+      // application might alert). Anything else will not get better.
+      if (absl::IsUnavailable(records.status())) continue;
+      (*consumer)->Close();
+      return 1;
     }
     for (const fjord::ConsumerRecord& r : *records) {
       std::printf("record %s-%d %ld %s\n", std::string(r.topic).c_str(),

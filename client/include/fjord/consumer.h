@@ -181,11 +181,13 @@ class Consumer {
   // CommitAsync callbacks, rebalance callbacks (and the commit of revoked
   // partitions), and, every auto.commit.interval.ms, an asynchronous
   // commit of the positions of the records returned by earlier Polls. It
-  // fails with kUnavailable while the consumer is out of the group because
-  // the coordinator could not be reached for session.timeout.ms (it keeps
-  // trying to rejoin), and with kFailedPrecondition when the group cannot
-  // be joined at all (another process took group.instance.id; the broker
-  // refused session.timeout.ms or group.remote.assignor).
+  // fails with kUnavailable (after waiting `timeout` for a rejoin) while
+  // the consumer is out of the group because the coordinator could not be
+  // reached for session.timeout.ms (it keeps trying to rejoin; the
+  // partitions' OnPartitionsLost has run by then); at once
+  // with kFailedPrecondition when another process took group.instance.id,
+  // and with kInvalidArgument when the coordinator refuses the member's
+  // settings (session.timeout.ms outside its bounds, group.remote.assignor).
   absl::StatusOr<ConsumerRecords> Poll(std::chrono::milliseconds timeout);
 
   // Paused partitions are not fetched and Poll returns nothing for them;
