@@ -105,6 +105,11 @@ class Admin::Impl {
       // gRPC's 30 s default.
       args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS,
                   std::max(config_.common.retry_backoff_ms, 10));
+      // Connections of its own: gRPC's process-wide subchannel pool would
+      // otherwise give a new Admin the connection of another client of the
+      // same address (a consumer's, say) in its reconnect backoff after a
+      // broker restart, and its calls would fail at once.
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       Server s;
       s.address = hp.ToString();
       s.stub = pb::Admin::NewStub(grpc::CreateCustomChannel(

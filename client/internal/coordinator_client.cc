@@ -36,6 +36,10 @@ CoordinatorClient::Stub* CoordinatorClient::StubFor(
                 std::max(config_.retry_backoff_max_ms, 100));
     args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS,
                 std::max(config_.retry_backoff_ms, 10));
+    // Connections of its own, not shared through gRPC's process-wide
+    // subchannel pool with other clients' (whose reconnect backoff would
+    // make this one's calls fail at once).
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     stub = v1::Coordinator::NewStub(grpc::CreateCustomChannel(
         address, grpc::InsecureChannelCredentials(), args));
   }
