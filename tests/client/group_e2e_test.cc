@@ -212,6 +212,14 @@ TEST_CASE(
     "Members added and removed one by one under steady production process "
     "every record exactly once (commit on revoke, clean shutdowns)",
     "[client][e2e][group]") {
+  // The consumer's own commit on revoke (auto commit), or the
+  // application's, from OnPartitionsRevoked, with auto commit off.
+  const bool application_commits = GENERATE(false, true);
+  INFO((application_commits ? "commits from OnPartitionsRevoked"
+                            : "enable.auto.commit"));
+  const Properties extra = application_commits
+                               ? Properties{{"enable.auto.commit", "false"}}
+                               : Properties{};
   TestBroker broker(GroupBrokerArgs(6));
   CreateTopic(broker, "steady", 6);
   const auto all = AllPartitions("steady", 6);
@@ -232,8 +240,8 @@ TEST_CASE(
   };
   auto add = [&](const std::string& name) {
     members[name] = std::make_unique<GroupConsumer>(
-        GroupProps(broker, "steady-group"), std::vector<std::string>{"steady"},
-        &ledger);
+        GroupProps(broker, "steady-group", extra),
+        std::vector<std::string>{"steady"}, &ledger, application_commits);
     INFO("after adding " << name);
     REQUIRE(stable());
     std::this_thread::sleep_for(milliseconds(300));  // consume a while
@@ -241,6 +249,7 @@ TEST_CASE(
   auto remove = [&](const std::string& name) {
     members[name]->Stop();  // Close: revoke, commit, leave
     CHECK(members[name]->errors().empty());
+    if (application_commits) CHECK(members[name]->commits_on_revoke() > 0);
     members.erase(name);
     INFO("after removing " << name);
     REQUIRE(stable());
@@ -310,20 +319,65 @@ TEST_CASE(
   REQUIRE(committed.ok());
   CHECK(*committed == commit);
 
+  // A second group that its only member left cleanly: nothing but its
+  // committed offsets keeps it, and nothing rejoins it after the restart.
+  {
+    auto idle = Consumer::Create(
+        GroupProps(broker, "idle", {{"enable.auto.commit", "false"}}));
+    REQUIRE(idle.ok());
+    REQUIRE((*idle)->Subscribe({"durable"}).ok());
+    REQUIRE(PollRecords(**idle, 30, seconds(10)).size() == 30);
+    OffsetMap three;
+    for (int p = 0; p < 3; p++) three[{"durable", p}] = {3, "three"};
+    REQUIRE((*idle)->Commit(three).ok());
+    (*idle)->Close();
+  }
+
   REQUIRE(broker.process->Stop().ok());
   // While the coordinator is away Poll says so, once the session is over.
   const auto stopped = GroupClock::now();
+  // Each such Poll first waits its timeout for a rejoin, so that a Poll
+  // loop does not spin, and has run OnPartitionsLost before it says so.
   absl::Status seen;
+  int64_t failed_poll_ms = 0;
   while (GroupClock::now() - stopped < seconds(6) && seen.ok()) {
+    const auto polled_at = GroupClock::now();
     auto polled = c.Poll(milliseconds(100));
-    if (!polled.ok()) seen = polled.status();
+    if (!polled.ok()) {
+      seen = polled.status();
+      failed_poll_ms = MsBetween(polled_at, GroupClock::now());
+    }
   }
   INFO(seen.ToString());
   CHECK(absl::IsUnavailable(seen));
+  CHECK(failed_poll_ms >= 99);  // the client's clock counts whole ms
   CHECK(Contains(seen.message(), "session.timeout.ms"));
   CHECK(listener.lost.load() == 1);
 
   REQUIRE(broker.process->Restart().ok());
+  // The restarted coordinator rebuilt both groups from __consumer_offsets:
+  // the idle one is listed, empty, with its offsets and their metadata.
+  auto admin = Admin::Create({{"admin.servers", broker.process->admin()}});
+  REQUIRE(admin.ok());
+  auto groups = (*admin)->ListGroups();
+  INFO(groups.status().ToString());
+  REQUIRE(groups.ok());
+  std::set<std::string> ids;
+  for (const auto& g : *groups) ids.insert(g.group_id);
+  CHECK(ids.count("idle") == 1);
+  CHECK(ids.count("restart") == 1);
+  auto idle = (*admin)->DescribeGroup("idle");
+  REQUIRE(idle.ok());
+  CHECK(idle->state == GroupState::kEmpty);
+  CHECK(idle->members.empty());
+  REQUIRE(idle->partitions.size() == 3);
+  for (const auto& p : idle->partitions) {
+    INFO(p.partition.partition);
+    CHECK(p.committed_offset == 3);
+    CHECK(p.metadata == "three");
+    CHECK(p.log_end_offset == 10);
+    CHECK(p.lag == 7);
+  }
   // Rejoined and started at the committed offsets: records 6..9 of each
   // partition again, nothing older.
   std::vector<OwnedRecord> again;

@@ -108,7 +108,10 @@ class Ledger {
 };
 
 // A subscribed Consumer whose Poll loop runs on its own thread; rebalance
-// callbacks and records are recorded with the time they happened.
+// callbacks and records are recorded with the time they happened. With
+// `commit_on_revoke` it commits, from OnPartitionsRevoked, the offsets of
+// the records of the revoked partitions it processed (for use with
+// enable.auto.commit=false: the application's own commit on revoke).
 class GroupConsumer : public RebalanceListener {
  public:
   struct Event {
@@ -123,8 +126,8 @@ class GroupConsumer : public RebalanceListener {
   };
 
   GroupConsumer(Properties props, std::vector<std::string> topics,
-                Ledger* ledger = nullptr)
-      : ledger_(ledger) {
+                Ledger* ledger = nullptr, bool commit_on_revoke = false)
+      : ledger_(ledger), commit_on_revoke_(commit_on_revoke) {
     auto c = Consumer::Create(props);
     INFO(c.status().ToString());
     REQUIRE(c.ok());
@@ -169,14 +172,39 @@ class GroupConsumer : public RebalanceListener {
     events_.push_back({Event::kAssigned, ps, GroupClock::now()});
   }
   void OnPartitionsRevoked(const std::vector<TopicPartition>& ps) override {
+    OffsetMap processed;
+    {
+      absl::MutexLock l(&mu_);
+      for (const auto& tp : ps) {
+        owned_.erase(tp);
+        auto it = processed_.find(tp);
+        if (it == processed_.end()) continue;
+        processed[tp] = {it->second, "revoked"};
+        processed_.erase(it);
+      }
+      events_.push_back({Event::kRevoked, ps, GroupClock::now()});
+    }
+    if (!commit_on_revoke_ || processed.empty()) return;
+    absl::Status committed = consumer_->Commit(processed);
     absl::MutexLock l(&mu_);
-    for (const auto& tp : ps) owned_.erase(tp);
-    events_.push_back({Event::kRevoked, ps, GroupClock::now()});
+    if (committed.ok()) {
+      commits_on_revoke_++;
+    } else {
+      errors_.push_back(committed);
+    }
   }
   void OnPartitionsLost(const std::vector<TopicPartition>& ps) override {
     absl::MutexLock l(&mu_);
-    for (const auto& tp : ps) owned_.erase(tp);
+    for (const auto& tp : ps) {
+      owned_.erase(tp);
+      processed_.erase(tp);
+    }
     events_.push_back({Event::kLost, ps, GroupClock::now()});
+  }
+  // How many commits OnPartitionsRevoked made (with `commit_on_revoke`).
+  int commits_on_revoke() const {
+    absl::MutexLock l(&mu_);
+    return commits_on_revoke_;
   }
 
  private:
@@ -191,8 +219,9 @@ class GroupConsumer : public RebalanceListener {
         continue;
       }
       for (const ConsumerRecord& r : *polled) {
-        consumed_.push_back(
-            {{std::string(r.topic), r.partition}, r.offset, now});
+        TopicPartition tp{std::string(r.topic), r.partition};
+        processed_[tp] = r.offset + 1;
+        consumed_.push_back({std::move(tp), r.offset, now});
         if (ledger_ != nullptr && r.value) ledger_->Add(std::string(*r.value));
       }
     }
@@ -200,6 +229,7 @@ class GroupConsumer : public RebalanceListener {
   }
 
   Ledger* const ledger_;
+  const bool commit_on_revoke_;
   std::unique_ptr<Consumer> consumer_;
   std::atomic<bool> stop_{false};
   mutable absl::Mutex mu_;
@@ -207,6 +237,9 @@ class GroupConsumer : public RebalanceListener {
   std::vector<Event> events_ ABSL_GUARDED_BY(mu_);
   std::vector<Consumed> consumed_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Status> errors_ ABSL_GUARDED_BY(mu_);
+  // Next offset to commit of each owned partition's processed records.
+  std::map<TopicPartition, int64_t> processed_ ABSL_GUARDED_BY(mu_);
+  int commits_on_revoke_ ABSL_GUARDED_BY(mu_) = 0;
   GroupMemberMetadata metadata_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
