@@ -61,6 +61,33 @@ void Consumer::Resume(const std::vector<TopicPartition>& partitions) {
 std::vector<TopicPartition> Consumer::Paused() const { return impl_->Paused(); }
 void Consumer::Close() { impl_->Close(); }
 
+absl::Status Consumer::Subscribe(const std::vector<std::string>& topics,
+                                 RebalanceListener* listener) {
+  return impl_->Subscribe(topics, listener);
+}
+absl::Status Consumer::Unsubscribe() { return impl_->Unsubscribe(); }
+std::vector<std::string> Consumer::Subscription() const {
+  return impl_->Subscription();
+}
+GroupMemberMetadata Consumer::GroupMetadata() const {
+  return impl_->GroupMetadata();
+}
+absl::Status Consumer::Commit() { return impl_->Commit(nullptr); }
+absl::Status Consumer::Commit(const OffsetMap& offsets) {
+  return impl_->Commit(&offsets);
+}
+void Consumer::CommitAsync(CommitCallback callback) {
+  impl_->CommitAsync(nullptr, std::move(callback));
+}
+void Consumer::CommitAsync(const OffsetMap& offsets, CommitCallback callback) {
+  impl_->CommitAsync(&offsets, std::move(callback));
+}
+absl::StatusOr<OffsetMap> Consumer::Committed(
+    const std::vector<TopicPartition>& partitions,
+    std::chrono::milliseconds timeout) {
+  return impl_->Committed(partitions, timeout);
+}
+
 // ------------------------------------------------------ Consumer::Impl
 
 Consumer::Impl::Impl(ConsumerConfig config)
@@ -71,6 +98,9 @@ Consumer::Impl::Impl(ConsumerConfig config)
       backoff_(config_.common.retry_backoff_ms,
                config_.common.retry_backoff_max_ms) {
   net_.SetListener([this] { Run(); });
+  if (!config_.group_id.empty()) {
+    member_ = std::make_unique<client::internal::GroupMember>(config_, this);
+  }
 }
 
 Consumer::Impl::~Impl() { Close(); }
@@ -78,9 +108,30 @@ Consumer::Impl::~Impl() { Close(); }
 void Consumer::Impl::Start() { net_.Start(); }
 
 void Consumer::Impl::Close() {
+  if (in_callback_) return;  // documented: not from a rebalance callback
   {
     absl::MutexLock l(&mu_);
     if (closed_) return;
+  }
+  if (member_ != nullptr) {
+    if (subscribed_) {
+      // Revoke (callbacks, auto commit), then leave; a static member
+      // leaves temporarily so it can come back to the same partitions.
+      (void)LeaveGroup(/*temporary=*/!config_.group_instance_id.empty());
+    } else if (config_.enable_auto_commit) {
+      OffsetMap offsets = ConsumedPositions(nullptr);
+      if (!offsets.empty()) {
+        (void)CommitSync(std::move(offsets),
+                         client::internal::GroupMember::kSimple);
+      }
+    }
+    member_->DrainCommits(config_.common.request_timeout_ms);
+    RunCommitCallbacks();
+    member_->Stop();
+    RunCommitCallbacks();  // those cancelled by Stop
+  }
+  {
+    absl::MutexLock l(&mu_);
     closed_ = true;
     data_cv_.SignalAll();
   }
@@ -119,8 +170,27 @@ void Consumer::Impl::SetInitialPosition(PartitionState* ps) {
   }
 }
 
+std::shared_ptr<Consumer::Impl::PartitionState> Consumer::Impl::NewPartition(
+    const TopicPartition& tp) {
+  auto ps = std::make_shared<PartitionState>();
+  ps->tp = tp;
+  auto name = std::find(topic_names_.begin(), topic_names_.end(), tp.topic);
+  if (name == topic_names_.end()) {
+    topic_names_.push_back(tp.topic);
+    name = std::prev(topic_names_.end());
+  }
+  ps->topic = *name;
+  SetInitialPosition(ps.get());
+  return ps;
+}
+
 absl::Status Consumer::Impl::Assign(
     const std::vector<TopicPartition>& partitions) {
+  if (subscribed_) {
+    return absl::FailedPreconditionError(
+        "Assign: the consumer is subscribed to a group (Subscribe); "
+        "Unsubscribe first");
+  }
   std::vector<std::string> topics;
   {
     absl::MutexLock l(&mu_);
@@ -135,16 +205,7 @@ absl::Status Consumer::Impl::Assign(
         next[tp] = old;
         continue;
       }
-      auto ps = std::make_shared<PartitionState>();
-      ps->tp = tp;
-      auto name = std::find(topic_names_.begin(), topic_names_.end(), tp.topic);
-      if (name == topic_names_.end()) {
-        topic_names_.push_back(tp.topic);
-        name = std::prev(topic_names_.end());
-      }
-      ps->topic = *name;
-      SetInitialPosition(ps.get());
-      next[tp] = std::move(ps);
+      next[tp] = NewPartition(tp);
     }
     partitions_ = std::move(next);
     // Fetched data of partitions no longer assigned goes.
@@ -313,40 +374,96 @@ std::vector<TopicPartition> Consumer::Impl::Paused() const {
   return out;
 }
 
+absl::Status Consumer::Impl::PollError() const {
+  for (const auto& [tp, ps] : partitions_) {
+    if (ps->stopped) continue;
+    if (!ps->error.ok()) return ps->error;
+    if (ps->position < 0 && ps->reset == Reset::kNone) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          subscribed_
+              ? "%s has no committed offset and auto.offset.reset=none: Seek "
+                "in OnPartitionsAssigned, or commit one"
+              : "%s has no position: auto.offset.reset=none and no Seek",
+          tp.ToString()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ConsumerRecords> Consumer::Impl::Poll(
+    std::chrono::milliseconds timeout) {
+  if (in_callback_) {
+    return absl::FailedPreconditionError(
+        "Poll cannot be called from a rebalance callback");
+  }
+  if (member_ == nullptr) return PollRecords(timeout);
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_) return absl::FailedPreconditionError("consumer is closed");
+  }
+  member_->PollStarted();
+  absl::StatusOr<ConsumerRecords> out = PollRecords(timeout);
+  member_->PollEnded();
+  return out;
+}
+
+absl::StatusOr<ConsumerRecords> Consumer::Impl::PollRecords(
     std::chrono::milliseconds timeout) {
   const int64_t deadline = SteadyNowMs() + timeout.count();
   std::vector<CompletedFetch> taken;
-  absl::MutexLock l(&mu_);
-  for (;;) {
-    if (closed_) return absl::FailedPreconditionError("consumer is closed");
-    for (const auto& [tp, ps] : partitions_) {
-      if (!ps->error.ok()) return ps->error;
-      if (ps->position < 0 && ps->reset == Reset::kNone) {
-        return absl::FailedPreconditionError(absl::StrFormat(
-            "%s has no position: auto.offset.reset=none and no Seek",
-            tp.ToString()));
-      }
+  for (bool timed_out = false; !timed_out;) {
+    if (member_ != nullptr) {
+      // Rebalance callbacks, commits of revoked partitions, CommitAsync
+      // callbacks and auto commit happen here, on the caller's thread.
+      RunGroupWork();
+      absl::Status group = member_->status();
+      // Out of the group for want of a coordinator: wait (for a rejoin)
+      // until the timeout before saying so, rather than fail at once.
+      if (!group.ok() && !absl::IsUnavailable(group)) return group;
     }
-    taken.clear();
-    for (auto it = completed_.begin(); it != completed_.end();) {
-      const auto& ps = it->state;
-      if (Find(ps->tp) != ps || it->epoch != ps->epoch) {
-        it = completed_.erase(it);  // stale: seeked or unassigned since
+    absl::MutexLock l(&mu_);
+    bool woken = false;
+    while (!woken && !timed_out) {
+      if (closed_) return absl::FailedPreconditionError("consumer is closed");
+      if (absl::Status s = PollError(); !s.ok()) return s;
+      taken.clear();
+      for (auto it = completed_.begin(); it != completed_.end();) {
+        const auto& ps = it->state;
+        if (Find(ps->tp) != ps || it->epoch != ps->epoch || ps->stopped) {
+          it = completed_.erase(it);  // stale: seeked or unassigned since
+          continue;
+        }
+        if (ps->paused) {
+          ++it;
+          continue;
+        }
+        taken.push_back(std::move(*it));
+        it = completed_.erase(it);
+      }
+      if (!taken.empty()) return TakeRecords(taken);
+      const int64_t left = deadline - SteadyNowMs();
+      if (left <= 0) {
+        timed_out = true;
         continue;
       }
-      if (ps->paused) {
-        ++it;
+      if (group_wake_) {
+        woken = true;  // group work for this thread: do it, then go on
         continue;
       }
-      taken.push_back(std::move(*it));
-      it = completed_.erase(it);
+      data_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(left));
     }
-    if (!taken.empty()) break;
-    const int64_t left = deadline - SteadyNowMs();
-    if (left <= 0) return ConsumerRecords();
-    data_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(left));
   }
+  if (member_ != nullptr) {
+    // What came in during the wait (OnPartitionsLost before the error that
+    // explains it) runs before Poll returns.
+    RunGroupWork();
+    if (absl::Status group = member_->status(); !group.ok()) return group;
+  }
+  return ConsumerRecords();
+}
+
+absl::StatusOr<ConsumerRecords> Consumer::Impl::TakeRecords(
+    std::vector<CompletedFetch>& taken) {
   // Check and count the batches without the lock (the network thread keeps
   // queueing meanwhile), then advance the positions if nothing moved them.
   struct Result {

@@ -41,6 +41,14 @@ constexpr Known kKnown[] = {
     {"fetch.max.wait.ms", Kind::kConsumer},
     {"max.partition.fetch.bytes", Kind::kConsumer},
     {"auto.offset.reset", Kind::kConsumer},
+    {"group.id", Kind::kConsumer},
+    {"group.instance.id", Kind::kConsumer},
+    {"session.timeout.ms", Kind::kConsumer},
+    {"heartbeat.interval.ms", Kind::kConsumer},
+    {"max.poll.interval.ms", Kind::kConsumer},
+    {"enable.auto.commit", Kind::kConsumer},
+    {"auto.commit.interval.ms", Kind::kConsumer},
+    {"group.remote.assignor", Kind::kConsumer},
 };
 
 absl::Status Invalid(std::string_view name, std::string_view value,
@@ -137,6 +145,62 @@ absl::Status ParseCommon(const Properties& props, bool need_bootstrap,
       MaybeInt(props, "retry.backoff.ms", 0, kInt32Max, &c->retry_backoff_ms));
   c->retry_backoff_max_ms =
       std::max(c->retry_backoff_max_ms, c->retry_backoff_ms);
+  return absl::OkStatus();
+}
+
+// The consumer group properties of a consumer.
+absl::Status ParseGroupConfig(const Properties& props, ConsumerConfig* c) {
+  // The coordinator's limits: group ids of 1..255 bytes, instance ids
+  // likewise (member ids are bounded the same way).
+  constexpr size_t kMaxIdBytes = 255;
+  if (auto it = props.find("group.id"); it != props.end()) {
+    c->group_id = it->second;
+    if (c->group_id.empty() || c->group_id.size() > kMaxIdBytes) {
+      return Invalid("group.id", it->second, "must be 1 to 255 bytes");
+    }
+  }
+  const bool grouped = !c->group_id.empty();
+  if (auto it = props.find("group.instance.id"); it != props.end()) {
+    if (!grouped) {
+      return Invalid("group.instance.id", it->second, "needs group.id");
+    }
+    c->group_instance_id = it->second;
+    if (c->group_instance_id.empty() ||
+        c->group_instance_id.size() > kMaxIdBytes) {
+      return Invalid("group.instance.id", it->second, "must be 1 to 255 bytes");
+    }
+  }
+  RETURN_IF_ERROR(MaybeInt(props, "session.timeout.ms", 1, kInt32Max,
+                           &c->session_timeout_ms));
+  RETURN_IF_ERROR(MaybeInt(props, "heartbeat.interval.ms", 1, kInt32Max,
+                           &c->heartbeat_interval_ms));
+  if (c->heartbeat_interval_ms >= c->session_timeout_ms) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "heartbeat.interval.ms=%d must be lower than session.timeout.ms=%d",
+        c->heartbeat_interval_ms, c->session_timeout_ms));
+  }
+  RETURN_IF_ERROR(MaybeInt(props, "max.poll.interval.ms", 1, kInt32Max,
+                           &c->max_poll_interval_ms));
+  c->enable_auto_commit = grouped;
+  if (auto it = props.find("enable.auto.commit"); it != props.end()) {
+    ASSIGN_OR_RETURN(c->enable_auto_commit,
+                     ParseBool("enable.auto.commit", it->second));
+    if (c->enable_auto_commit && !grouped) {
+      return Invalid("enable.auto.commit", it->second,
+                     "needs group.id (offsets are committed to a group)");
+    }
+  }
+  RETURN_IF_ERROR(MaybeInt(props, "auto.commit.interval.ms", 0, kInt32Max,
+                           &c->auto_commit_interval_ms));
+  if (auto it = props.find("group.remote.assignor"); it != props.end()) {
+    std::string v =
+        absl::AsciiStrToLower(absl::StripAsciiWhitespace(ToAbsl(it->second)));
+    if (v != "uniform" && v != "range") {
+      return Invalid("group.remote.assignor", it->second,
+                     "must be uniform or range");
+    }
+    c->group_remote_assignor = v;
+  }
   return absl::OkStatus();
 }
 
@@ -288,6 +352,7 @@ absl::StatusOr<ConsumerConfig> ParseConsumerConfig(const Properties& props) {
                      "must be earliest, latest or none");
     }
   }
+  RETURN_IF_ERROR(ParseGroupConfig(props, &c));
   return c;
 }
 

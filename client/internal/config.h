@@ -58,6 +58,18 @@ struct ConsumerConfig {
   int32_t max_partition_fetch_bytes = 1048576;
   enum class OffsetReset { kEarliest, kLatest, kNone };
   OffsetReset auto_offset_reset = OffsetReset::kLatest;
+
+  // Consumer groups (empty group_id: no group; Subscribe and commits are
+  // refused).
+  std::string group_id;
+  std::string group_instance_id;  // static membership; "" for dynamic
+  int32_t session_timeout_ms = 45000;
+  // 0: the coordinator's interval; else heartbeat at most this far apart.
+  int32_t heartbeat_interval_ms = 0;
+  int32_t max_poll_interval_ms = 300000;
+  bool enable_auto_commit = false;  // true by default when group_id is set
+  int32_t auto_commit_interval_ms = 5000;
+  std::string group_remote_assignor;  // "": the broker's default
 };
 
 struct AdminConfig {

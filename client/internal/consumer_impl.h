@@ -2,10 +2,15 @@
 // application thread (Poll, Seek, ...) and the network thread (fetcher.cc:
 // Fetch and ListOffsets requests and their answers) share the partition
 // states and the queue of completed fetches under one mutex; Poll waits on
-// a condition variable for fetched data.
+// a condition variable for fetched data. With group.id, a GroupMember
+// (client/internal/group_member.h) runs the group protocol on threads of
+// its own; consumer_group.cc is the application-thread half (Subscribe,
+// commits, the rebalance events Poll handles).
 //
 // Thread safety: the public functions take mu_; fetcher.cc runs on the
-// network thread. Lock order: mu_ only (nothing else is locked under it).
+// network thread; the GroupHost functions run on the member's threads.
+// Lock order: GroupMember::mu_, then mu_ (nothing is locked under mu_, and
+// the member is never called with mu_ held).
 #ifndef FJORD_CLIENT_INTERNAL_CONSUMER_IMPL_H_
 #define FJORD_CLIENT_INTERNAL_CONSUMER_IMPL_H_
 
@@ -21,16 +26,33 @@
 #include "asio.hpp"
 #include "client/internal/backoff.h"
 #include "client/internal/config.h"
+#include "client/internal/group_member.h"
 #include "client/internal/network_client.h"
 #include "fjord/consumer.h"
 
 namespace fjord {
 
-class Consumer::Impl {
+class Consumer::Impl final : public client::internal::GroupHost {
  public:
   explicit Impl(client::internal::ConsumerConfig config);
-  ~Impl();
+  ~Impl() override;
   void Start();
+
+  // Consumer groups (consumer_group.cc).
+  absl::Status Subscribe(const std::vector<std::string>& topics,
+                         RebalanceListener* listener);
+  absl::Status Unsubscribe();
+  std::vector<std::string> Subscription() const;
+  GroupMemberMetadata GroupMetadata() const;
+  absl::Status Commit(const OffsetMap* offsets);
+  void CommitAsync(const OffsetMap* offsets, CommitCallback callback);
+  absl::StatusOr<OffsetMap> Committed(
+      const std::vector<TopicPartition>& partitions,
+      std::chrono::milliseconds timeout);
+
+  // GroupHost: from the member's threads.
+  void StopPartitions(const std::vector<TopicPartition>& partitions) override;
+  void WakePoll() override;
 
   absl::Status Assign(const std::vector<TopicPartition>& partitions);
   std::vector<TopicPartition> Assignment() const;
@@ -66,7 +88,16 @@ class Consumer::Impl {
     // The last Fetch found nothing past fetch_offset: a Fetch of only such
     // partitions waits fetch.max.wait.ms at the broker.
     bool caught_up = false;
+    // The group is taking it away (revocation or loss under way): not
+    // fetched, nothing of it returned or committed any more.
+    bool stopped = false;
     absl::Status error;  // returned by Poll until a seek clears it
+  };
+
+  struct DoneCommit {
+    CommitCallback callback;
+    absl::Status status;
+    OffsetMap offsets;
   };
 
   struct CompletedFetch {
@@ -83,7 +114,44 @@ class Consumer::Impl {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::shared_ptr<PartitionState> Find(const TopicPartition& tp) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A new partition state (its topic name interned), at auto.offset.reset.
+  std::shared_ptr<PartitionState> NewPartition(const TopicPartition& tp)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeFetcher();
+  // The first error Poll must report, OK if none.
+  absl::Status PollError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<ConsumerRecords> PollRecords(
+      std::chrono::milliseconds timeout);
+  // Checks `taken` (with mu_ released meanwhile), advances the positions and
+  // returns the records.
+  absl::StatusOr<ConsumerRecords> TakeRecords(
+      std::vector<CompletedFetch>& taken) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- consumer groups, application thread (consumer_group.cc)
+  // CommitAsync callbacks, rebalance events, auto commit: what Poll (and
+  // Commit, Unsubscribe, Close) run first. Takes mu_ itself.
+  void RunGroupWork();
+  void HandleGroupEvent(client::internal::GroupEvent& event);
+  void RunCommitCallbacks();
+  void MaybeAutoCommit();
+  // The positions of the assigned partitions (all if `only` is null) that
+  // are not being taken away and have one.
+  OffsetMap ConsumedPositions(const std::vector<TopicPartition>* only);
+  absl::Status CommitSync(OffsetMap offsets, uint64_t generation);
+  void EnqueueCommit(OffsetMap offsets, uint64_t generation,
+                     CommitCallback callback);
+  // Revokes everything (callback, auto commit) and leaves: Unsubscribe and
+  // Close.
+  absl::Status LeaveGroup(bool temporary);
+  void RemovePartitions(const std::vector<TopicPartition>& partitions);
+  // Calls the listener with in_callback_ set.
+  template <typename Fn>
+  void Callback(Fn&& fn) {
+    if (listener_ == nullptr) return;
+    in_callback_ = true;
+    fn(*listener_);
+    in_callback_ = false;
+  }
 
   // ---- network thread (fetcher.cc)
   void Run();
@@ -112,6 +180,19 @@ class Consumer::Impl {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // The network thread's last connection or metadata error, for messages.
   absl::Status network_error_ ABSL_GUARDED_BY(mu_);
+  // Group state the member's threads touch.
+  bool group_wake_ ABSL_GUARDED_BY(mu_) = false;  // an event for Poll
+  std::deque<DoneCommit> done_commits_ ABSL_GUARDED_BY(mu_);
+  // The offsets this consumer last committed, so auto commit skips
+  // partitions that did not move.
+  std::map<TopicPartition, int64_t> last_committed_ ABSL_GUARDED_BY(mu_);
+
+  // Application thread only.
+  std::unique_ptr<client::internal::GroupMember> member_;  // with group.id
+  RebalanceListener* listener_ = nullptr;
+  bool subscribed_ = false;
+  bool in_callback_ = false;
+  int64_t next_auto_commit_ms_ = 0;
 
   std::atomic<bool> wake_pending_{false};
 

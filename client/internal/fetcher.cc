@@ -97,7 +97,7 @@ void Consumer::Impl::Run() {
         want_metadata = true;
         continue;
       }
-      if (!ps->error.ok()) continue;
+      if (!ps->error.ok() || ps->stopped) continue;
       if (now < ps->retry_at_ms) {
         next = std::min(next, ps->retry_at_ms);
         continue;
@@ -292,7 +292,9 @@ void Consumer::Impl::OnFetch(int32_t node,
     for (size_t i = 0; i < parts.size(); i++) {
       auto& ps = parts[i];
       ps->fetch_in_flight = false;
-      if (ps->epoch != epochs[i] || Find(ps->tp) != ps) continue;
+      if (ps->epoch != epochs[i] || Find(ps->tp) != ps || ps->stopped) {
+        continue;
+      }
       if (!status.ok()) {
         ps->retry_at_ms = now + backoff_.DelayMs(fetch_failures_);
         continue;

@@ -226,5 +226,77 @@ TEST_CASE("Consumer defaults and properties", "[client][config]") {
   CHECK(c->auto_offset_reset == ConsumerConfig::OffsetReset::kNone);
 }
 
+TEST_CASE("Consumer group properties have Kafka's defaults and are parsed",
+          "[client][config]") {
+  auto c = ParseConsumerConfig(Base());
+  REQUIRE(c.ok());
+  CHECK(c->group_id.empty());
+  CHECK_FALSE(c->enable_auto_commit);  // no group: nothing to commit to
+  CHECK(c->session_timeout_ms == 45000);
+  CHECK(c->heartbeat_interval_ms == 0);  // the coordinator's
+  CHECK(c->max_poll_interval_ms == 300000);
+  CHECK(c->auto_commit_interval_ms == 5000);
+  CHECK(c->group_remote_assignor.empty());
+
+  Properties p = Base();
+  p["group.id"] = "orders";
+  c = ParseConsumerConfig(p);
+  REQUIRE(c.ok());
+  CHECK(c->group_id == "orders");
+  CHECK(c->enable_auto_commit);  // the default with a group
+
+  p["group.instance.id"] = "worker-1";
+  p["session.timeout.ms"] = "10000";
+  p["heartbeat.interval.ms"] = "1000";
+  p["max.poll.interval.ms"] = "60000";
+  p["enable.auto.commit"] = "false";
+  p["auto.commit.interval.ms"] = "100";
+  p["group.remote.assignor"] = "Range";
+  c = ParseConsumerConfig(p);
+  REQUIRE(c.ok());
+  CHECK(c->group_instance_id == "worker-1");
+  CHECK(c->session_timeout_ms == 10000);
+  CHECK(c->heartbeat_interval_ms == 1000);
+  CHECK(c->max_poll_interval_ms == 60000);
+  CHECK_FALSE(c->enable_auto_commit);
+  CHECK(c->auto_commit_interval_ms == 100);
+  CHECK(c->group_remote_assignor == "range");
+}
+
+TEST_CASE("Invalid consumer group properties are refused, naming them",
+          "[client][config]") {
+  Properties g = Base();
+  g["group.id"] = "g";
+  auto with = [&](const char* k, const char* v) {
+    Properties p = g;
+    p[k] = v;
+    return ConsumerError(p);
+  };
+  CHECK(Contains(with("group.remote.assignor", "sticky"),
+                 "group.remote.assignor=sticky: must be uniform or range"));
+  CHECK(Contains(with("session.timeout.ms", "soon"), "session.timeout.ms"));
+  CHECK(Contains(with("max.poll.interval.ms", "0"), "max.poll.interval.ms"));
+  CHECK(Contains(with("enable.auto.commit", "yes"), "enable.auto.commit"));
+  CHECK(Contains(with("auto.commit.interval.ms", "-1"),
+                 "auto.commit.interval.ms"));
+  CHECK(Contains(with("group.id", ""), "group.id"));
+  CHECK(Contains(with("group.instance.id", std::string(256, 'i').c_str()),
+                 "group.instance.id"));
+  CHECK(Contains(with("heartbeat.interval.ms", "45000"),
+                 "heartbeat.interval.ms=45000 must be lower than "
+                 "session.timeout.ms=45000"));
+  // Group properties that need a group.
+  Properties p = Base();
+  p["enable.auto.commit"] = "true";
+  CHECK(Contains(ConsumerError(p), "enable.auto.commit=true: needs group.id"));
+  p = Base();
+  p["group.instance.id"] = "w";
+  CHECK(Contains(ConsumerError(p), "group.instance.id=w: needs group.id"));
+  // A producer has no group.
+  Properties prod = Base();
+  prod["group.id"] = "g";
+  CHECK(Contains(ProducerError(prod), "'group.id' is a consumer property"));
+}
+
 }  // namespace
 }  // namespace fjord::client::internal

@@ -95,7 +95,7 @@ absl::Status BrokerProcess::Launch() {
                                    "--kafka-addr",
                                    absl::StrFormat("127.0.0.1:%d", port),
                                    "--grpc-addr",
-                                   "127.0.0.1:0",
+                                   absl::StrFormat("127.0.0.1:%d", grpc_port_),
                                    "--metrics-addr",
                                    "127.0.0.1:0"};
   args.insert(args.end(), options_.args.begin(), options_.args.end());
@@ -195,8 +195,15 @@ void BrokerProcess::Kill() {
 
 absl::Status BrokerProcess::Restart() {
   if (pid_ > 0) return absl::FailedPreconditionError("still running");
+  // The Kafka and gRPC ports are reused so clients (and consumer groups'
+  // coordinator connections) reconnect to the same addresses; /metrics gets
+  // a new one.
+  const int previous = kafka_port_;
+  const int previous_grpc = grpc_port_;
   absl::Status last;
   for (int attempt = 0; attempt < 50; attempt++) {
+    kafka_port_ = previous;
+    grpc_port_ = previous_grpc;
     last = Launch();
     if (last.ok()) return last;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

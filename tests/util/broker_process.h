@@ -50,9 +50,10 @@ class BrokerProcess {
   absl::Status Stop();
   // SIGKILL and reap: a crash. Nothing if it is not running.
   void Kill();
-  // Starts it again on the same data directory and Kafka port, so clients
-  // reconnect to the same address (after Stop or Kill); gRPC and /metrics
-  // get new ports. Retries for a few seconds while the port is still held.
+  // Starts it again on the same data directory, Kafka and gRPC ports, so
+  // clients (and consumer groups' coordinator connections) reconnect to the
+  // same addresses (after Stop or Kill); /metrics gets a new port. Retries
+  // for a few seconds while a port is still held.
   absl::Status Restart();
   bool running() const { return pid_ > 0; }
 
