@@ -10,6 +10,7 @@
 #include "broker/admin_service.h"
 #include "broker/broker_config.h"
 #include "broker/coordinator_service.h"
+#include "broker/group_commit.h"
 #include "broker/grpc_server.h"
 #include "broker/kafka_server.h"
 #include "broker/metrics.h"
@@ -118,8 +119,10 @@ int main(int argc, char** argv) {
       groups_report.groups, groups_report.offsets, groups_report.records,
       groups_report.elapsed_ms);
   fjord::broker::Metrics metrics;
+  // acks=all: group commit (broker/group_commit.h).
+  fjord::broker::GroupCommitter commits(config.group_commit_threads);
   fjord::broker::RequestHandler handler(&config, topics->get(), &producer_ids,
-                                        &metrics);
+                                        &metrics, &commits);
 
   asio::io_context io;
   fjord::broker::KafkaServer server(io, config, &handler, &metrics);
@@ -182,6 +185,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < threads; i++) pool.emplace_back([&] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
+  // Every request has been answered; nothing waits for a commit any more.
+  commits.Stop();
 
   if (absl::Status s = (*logs)->Close(); !s.ok()) {
     return Fail(absl::StrFormat("shutdown: %s", s.message()));
