@@ -208,7 +208,13 @@ absl::StatusOr<LoadResult> RunProduce(const LoadOptions& o, Deadline deadline) {
           }
         }
         throttle.Wait(i - begin);
-        if (indexed) format->Fill(i, value.data());
+        if (indexed) {
+          if (i == begin) {
+            format->Fill(i, value.data());
+          } else {
+            format->Next(i, value.data());
+          }
+        }
         const int64_t sent = i % kLatencySample == 0 ? NowNanos() : -1;
         producer.Send(r,
                       [st, sent](const absl::Status& s, const RecordMetadata&) {
