@@ -264,6 +264,9 @@ absl::Status BrokerConfig::Set(std::string_view key, std::string_view value) {
   if (key == "num.io.threads") {
     return ParseInt<int32_t>(key, value, 0, 1024, &num_io_threads);
   }
+  if (key == "group.commit.threads") {
+    return ParseInt<int32_t>(key, value, 1, 64, &group_commit_threads);
+  }
   if (key == "producer.id.block.size") {
     return ParseInt<int64_t>(key, value, 1, 1'000'000'000,
                              &producer_id_block_size);

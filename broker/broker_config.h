@@ -56,7 +56,11 @@ struct BrokerConfig {
   int64_t socket_request_max_bytes = 104857600;  // socket.request.max.bytes
   int32_t max_connections = 10000;               // max.connections
   int32_t num_io_threads = 0;                    // num.io.threads (0: cores)
-  int64_t producer_id_block_size = 1000;         // producer.id.block.size
+  // group.commit.threads: the threads flushing partitions for acks=all
+  // (broker/group_commit.h); flushes of different partitions run side by
+  // side.
+  int32_t group_commit_threads = 2;
+  int64_t producer_id_block_size = 1000;  // producer.id.block.size
   // Topic defaults (log.segment.bytes, log.retention.ms, ...).
   log::LogConfig log_defaults;
   // Background work (log.retention.check.interval.ms, log.cleaner.*).

@@ -12,6 +12,7 @@
 #include "broker/broker_config.h"
 #include "broker/cluster_member.h"
 #include "broker/coordinator_service.h"
+#include "broker/group_commit.h"
 #include "broker/grpc_server.h"
 #include "broker/kafka_server.h"
 #include "broker/metrics.h"
@@ -141,8 +142,10 @@ int main(int argc, char** argv) {
       groups_report.groups, groups_report.offsets, groups_report.records,
       groups_report.elapsed_ms);
   fjord::broker::Metrics metrics;
+  // acks=all: group commit (broker/group_commit.h).
+  fjord::broker::GroupCommitter commits(config.group_commit_threads);
   fjord::broker::RequestHandler handler(&config, topics->get(),
-                                        producer_ids.get(), &metrics);
+                                        producer_ids.get(), &metrics, &commits);
   if (cluster) handler.SetCluster(cluster.get());
 
   asio::io_context io;
@@ -236,6 +239,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < threads; i++) pool.emplace_back([&] { io.run(); });
   io.run();
   for (auto& t : pool) t.join();
+  // Every request has been answered; nothing waits for a commit any more.
+  commits.Stop();
   // Deregisters at once, so the controller moves leadership without
   // waiting for the lease to expire.
   if (cluster) cluster->Leave();

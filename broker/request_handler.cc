@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_format.h"
+#include "broker/group_commit.h"
 #include "broker/kafka/errors.h"
 #include "log/file_names.h"
 #include "log/producer_error.h"
@@ -40,15 +41,72 @@ class TimerWaiter final : public FetchWaiter,
   std::atomic<bool> woken_{false};
 };
 
+// An acks=all Produce waiting for its partitions' commits: one
+// CommitWaiter per partition reports here; the request's coroutine waits
+// on a timer of its strand, which the last report cancels (posted to the
+// strand, so a report that races with the wait is never lost: the count
+// is checked before waiting).
+class ProduceCommit final : public std::enable_shared_from_this<ProduceCommit> {
+ public:
+  ProduceCommit(asio::any_io_executor ex, size_t partitions)
+      : timer_(ex), statuses_(partitions), remaining_(partitions) {}
+
+  void Done(size_t slot, const absl::Status& s) {
+    {
+      absl::MutexLock l(&mu_);
+      if (finished_) return;  // the request timed out meanwhile
+      statuses_[slot] = s;
+      if (--remaining_ > 0) return;
+    }
+    asio::post(timer_.get_executor(),
+               [self = shared_from_this()] { self->timer_.cancel(); });
+  }
+  bool all_done() {
+    absl::MutexLock l(&mu_);
+    return remaining_ == 0;
+  }
+  // Ends the wait: reports arriving later are dropped. The statuses, with
+  // nullopt for partitions not committed yet.
+  std::vector<std::optional<absl::Status>> Finish() {
+    absl::MutexLock l(&mu_);
+    finished_ = true;
+    return statuses_;
+  }
+  asio::steady_timer& timer() { return timer_; }
+
+ private:
+  asio::steady_timer timer_;
+  absl::Mutex mu_;
+  std::vector<std::optional<absl::Status>> statuses_ ABSL_GUARDED_BY(mu_);
+  size_t remaining_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class PartitionCommitWaiter final : public CommitWaiter {
+ public:
+  PartitionCommitWaiter(std::shared_ptr<ProduceCommit> request, size_t slot)
+      : request_(std::move(request)), slot_(slot) {}
+  void Done(const absl::Status& s) override { request_->Done(slot_, s); }
+
+ private:
+  const std::shared_ptr<ProduceCommit> request_;
+  const size_t slot_;
+};
+
 }  // namespace
 
 RequestHandler::RequestHandler(const BrokerConfig* config, TopicManager* topics,
                                ProducerIdAllocator* producer_ids,
-                               Metrics* metrics)
+                               Metrics* metrics, CommitDriver* commits)
     : config_(config),
       topics_(topics),
       producer_ids_(producer_ids),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      own_commits_(commits == nullptr ? std::make_unique<GroupCommitter>(1)
+                                      : nullptr),
+      commits_(commits != nullptr ? commits : own_commits_.get()) {}
+
+RequestHandler::~RequestHandler() = default;
 
 namespace {
 // Records in whole batches, from their headers.
@@ -93,7 +151,7 @@ asio::awaitable<absl::StatusOr<HandledRequest>> RequestHandler::Handle(
   bool no_response = false;
   switch (h.api_key) {
     case kafka::kProduce:
-      out.response = HandleProduce(h, r, &no_response);
+      out.response = co_await HandleProduce(h, r, &no_response);
       break;
     case kafka::kFetch:
       out.response = co_await HandleFetch(h, r);
@@ -165,15 +223,22 @@ std::optional<TopicInfo> RequestHandler::FindOrCreateTopic(
 
 // ----------------------------------------------------------------- Produce
 
-RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
-                                                    Reader& r,
-                                                    bool* no_response) {
+asio::awaitable<RequestHandler::Frame> RequestHandler::HandleProduce(
+    const RequestHeader& h, Reader& r, bool* no_response) {
   kafka::ProduceRequest req;
-  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  if (!kafka::Decode(r, h.api_version, &req)) co_return nullptr;
   kafka::ProduceResponse resp;
   const bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
   // Per partition, in request order: answered as an idempotent retry.
   std::vector<bool> duplicates;
+  // acks=all: the appended partitions, each to be committed up to the end
+  // of its batches before the answer.
+  struct Pending {
+    size_t topic, index;  // resp.topics[topic].partitions[index]
+    std::shared_ptr<Partition> partition;
+    Offset target;
+  };
+  std::vector<Pending> pending;
   for (auto& t : req.topics) {
     auto& rt = resp.topics.emplace_back();
     rt.name = std::string(t.name);
@@ -244,22 +309,54 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
         continue;
       }
       // A retry of batches already in the log: answered with the
-      // original's offsets (and, for acks=all, made durable: the original
-      // may not have been yet).
+      // original's offsets (and, for acks=all, once those are committed:
+      // the original may not have been yet).
       duplicates.back() = appended->duplicate;
-      if (req.acks == -1) {
-        // acks=all on a single node: appended and flushed.
-        absl::Status flushed = log.Flush();
-        if (!flushed.ok()) {
-          rp.error = ErrorFromStatus(flushed);
-          spdlog::error("flush of {}: {}", partition->tp().ToString(),
-                        flushed.message());
-          continue;
-        }
-      }
       if (!appended->duplicate) partition->NotifyAppend();
       rp.base_offset = appended->first_offset.value();
       rp.log_start_offset = log.log_start_offset().value();
+      if (req.acks == -1) {
+        pending.push_back({resp.topics.size() - 1, rt.partitions.size() - 1,
+                           partition, appended->last_offset + 1});
+      }
+    }
+  }
+  if (!pending.empty()) {
+    // acks=all: park until every partition's watermark covers its batches
+    // (single node: flushed by the GroupCommitter, one fsync shared by
+    // every request waiting on the partition).
+    auto commit = std::make_shared<ProduceCommit>(
+        co_await asio::this_coro::executor, pending.size());
+    for (size_t i = 0; i < pending.size(); i++) {
+      auto waiter = std::make_shared<PartitionCommitWaiter>(commit, i);
+      if (pending[i].partition->WaitForCommit(pending[i].target,
+                                              std::move(waiter))) {
+        commits_->RequestCommit(pending[i].partition);
+      }
+    }
+    const auto deadline =
+        std::chrono::steady_clock::now() +
+        std::chrono::milliseconds(std::max(0, req.timeout_ms));
+    while (!commit->all_done() && std::chrono::steady_clock::now() < deadline) {
+      commit->timer().expires_at(deadline);
+      std::error_code ec;
+      co_await commit->timer().async_wait(
+          asio::redirect_error(asio::use_awaitable, ec));
+    }
+    auto statuses = commit->Finish();
+    for (size_t i = 0; i < pending.size(); i++) {
+      kafka::ProduceResponse::Partition& rp =
+          resp.topics[pending[i].topic].partitions[pending[i].index];
+      if (!statuses[i].has_value()) {
+        rp.error = kafka::kRequestTimedOut;
+      } else if (!statuses[i]->ok()) {
+        rp.error = ErrorFromStatus(*statuses[i]);
+      } else {
+        continue;
+      }
+      // Not acknowledged: the offsets are not the client's to rely on.
+      rp.base_offset = -1;
+      rp.log_start_offset = -1;
     }
   }
   if (metrics_ != nullptr) {
@@ -281,11 +378,11 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
   }
   if (req.acks == 0) {
     *no_response = true;
-    return nullptr;
+    co_return nullptr;
   }
   auto f = std::make_unique<ResponseFrame>(h.correlation_id);
   kafka::Encode(*f, h.api_version, resp);
-  return f;
+  co_return f;
 }
 
 // ------------------------------------------------------------------- Fetch

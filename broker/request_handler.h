@@ -1,8 +1,10 @@
 // RequestHandler: decodes one Kafka request frame, does what it asks against
 // the topics and logs, and encodes the response. Transport-agnostic but for
-// the long-poll Fetch, which waits on an Asio timer of the calling
-// coroutine's executor (a per-connection strand) until data arrives or
-// MaxWaitTime passes. Thread-safe: connections call it concurrently.
+// the two requests that park on an Asio timer of the calling coroutine's
+// executor (a per-connection strand): the long-poll Fetch, until data
+// arrives or MaxWaitTime passes, and the acks=all Produce, until its
+// partitions' committed watermarks cover it (group commit) or its timeout
+// passes. Thread-safe: connections call it concurrently.
 #ifndef FJORD_BROKER_REQUEST_HANDLER_H_
 #define FJORD_BROKER_REQUEST_HANDLER_H_
 
@@ -16,6 +18,7 @@
 #include "broker/broker_config.h"
 #include "broker/kafka/messages.h"
 #include "broker/metrics.h"
+#include "broker/partition.h"
 #include "broker/producer_ids.h"
 #include "broker/topic_manager.h"
 
@@ -33,8 +36,13 @@ struct HandledRequest {
 class RequestHandler {
  public:
   // All pointers must outlive the handler; `metrics` may be null.
+  // `commits` moves partitions' committed watermarks for acks=all
+  // (broker/partition.h; the broker's GroupCommitter); null: a
+  // GroupCommitter of the handler's own, with one thread.
   RequestHandler(const BrokerConfig* config, TopicManager* topics,
-                 ProducerIdAllocator* producer_ids, Metrics* metrics = nullptr);
+                 ProducerIdAllocator* producer_ids, Metrics* metrics = nullptr,
+                 CommitDriver* commits = nullptr);
+  ~RequestHandler();
 
   // kInvalidArgument for a frame that cannot be decoded: the caller closes
   // the connection. The frame is modified in place (batches are stamped with
@@ -53,8 +61,11 @@ class RequestHandler {
 
  private:
   using Frame = std::unique_ptr<kafka::ResponseFrame>;
-  Frame HandleProduce(const kafka::RequestHeader& h, kafka::Reader& r,
-                      bool* no_response);
+  // acks=all: appends, then waits (without blocking the thread) until
+  // every appended partition's committed watermark covers its batches, or
+  // the request's timeout passes (REQUEST_TIMED_OUT).
+  asio::awaitable<Frame> HandleProduce(const kafka::RequestHeader& h,
+                                       kafka::Reader& r, bool* no_response);
   asio::awaitable<Frame> HandleFetch(const kafka::RequestHeader& h,
                                      kafka::Reader& r);
   Frame HandleListOffsets(const kafka::RequestHeader& h, kafka::Reader& r);
@@ -84,6 +95,8 @@ class RequestHandler {
   ProducerIdAllocator* const producer_ids_;
   Metrics* const metrics_;
   ClusterMember* cluster_ = nullptr;
+  std::unique_ptr<CommitDriver> own_commits_;
+  CommitDriver* const commits_;
   std::atomic<bool> shutting_down_{false};
 };
 

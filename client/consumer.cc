@@ -519,9 +519,11 @@ absl::StatusOr<ConsumerRecords> Consumer::Impl::TakeRecords(
   }
   mu_.Lock();
   bool any_error = false;
+  bool made_room = false;
   for (size_t i = 0; i < taken.size(); i++) {
     auto& ps = taken[i].state;
     if (Find(ps->tp) != ps || taken[i].epoch != ps->epoch) continue;
+    if (ps->buffered >= kMaxBufferedFetches) made_room = true;
     ps->buffered--;
     if (results[i].next_position > ps->position) {
       ps->position = results[i].next_position;
@@ -531,7 +533,11 @@ absl::StatusOr<ConsumerRecords> Consumer::Impl::TakeRecords(
       any_error = true;
     }
   }
-  WakeFetcher();  // room for the next prefetch
+  // The fetcher needs waking only for a partition it held back because its
+  // answers filled the buffer (it sends the next Fetch itself otherwise, as
+  // an answer is queued): a wake-up per Poll is a cross-thread handoff on
+  // the consumer's hot path.
+  if (made_room) WakeFetcher();
   if (any_error && out.empty()) {
     for (const auto& [tp, ps] : partitions_) {
       if (!ps->error.ok()) return ps->error;

@@ -186,11 +186,19 @@ void Producer::Impl::Send(const ProducerRecord& record,
          record.partition.value_or(-1));
     return;
   }
-  // Fast path, without locks: the topic and its partitions are known.
-  Topic* t = nullptr;
-  if (const TopicSnapshot* snap = snapshot_.load(std::memory_order_acquire)) {
-    auto it = snap->topics.find(Key(record.topic));
-    if (it != snap->topics.end()) t = it->second;
+  // Fast path, without locks: the topic and its partitions are known. The
+  // topic of the last Send is tried first (comparing names is cheaper than
+  // hashing one); entries are never removed, so the pointer stays valid.
+  Topic* t = last_topic_.load(std::memory_order_acquire);
+  if (t == nullptr || t->name != record.topic) {
+    t = nullptr;
+    if (const TopicSnapshot* snap = snapshot_.load(std::memory_order_acquire)) {
+      auto it = snap->topics.find(Key(record.topic));
+      if (it != snap->topics.end()) {
+        t = it->second;
+        last_topic_.store(t, std::memory_order_release);
+      }
+    }
   }
   const client::internal::PartitionArray* partitions =
       t == nullptr ? nullptr : t->current.load(std::memory_order_acquire);

@@ -18,6 +18,7 @@ class FaultFile final : public File {
     absl::Status s = fs_->BeforeWrite(path(), offset, data.size(), &allowed);
     if (allowed > 0) {
       RETURN_IF_ERROR(base_->Write(offset, data.first(allowed)));
+      fs_->AfterWrite(path(), offset, allowed);
     }
     return s;
   }
@@ -27,10 +28,14 @@ class FaultFile final : public File {
   }
   absl::Status Sync() override {
     RETURN_IF_ERROR(fs_->CountOperation());
-    RETURN_IF_ERROR(fs_->BeforeSync());
-    RETURN_IF_ERROR(base_->Sync());
+    ASSIGN_OR_RETURN(uint64_t seq, fs_->BeforeSync());
     ASSIGN_OR_RETURN(uint64_t size, base_->Size());
-    fs_->AfterSync(path(), size);
+    // A blocked sync has begun (it covers the writes before it) and fails
+    // if the disk fails before it is released.
+    fs_->WaitWhileSyncsBlocked();
+    RETURN_IF_ERROR(fs_->SyncFailure());
+    RETURN_IF_ERROR(base_->Sync());
+    fs_->AfterSync(path(), size, seq);
     return absl::OkStatus();
   }
   absl::Status Truncate(uint64_t size) override {
@@ -98,7 +103,8 @@ uint64_t FaultInjectionFileSystem::operations() const {
 
 absl::Status FaultInjectionFileSystem::CountOperation() {
   absl::MutexLock l(&mu_);
-  if (crashed_) return absl::UnavailableError("injected: the machine has crashed");
+  if (crashed_)
+    return absl::UnavailableError("injected: the machine has crashed");
   if (crash_after_ops_.has_value()) {
     if (*crash_after_ops_ == 0) {
       crashed_ = true;
@@ -116,6 +122,7 @@ void FaultInjectionFileSystem::Reset() {
   crash_after_ops_.reset();
   disk_full_ = false;
   sync_fails_ = false;
+  syncs_blocked_ = false;
   crashed_ = false;
   tear_after_.reset();
 }
@@ -168,8 +175,13 @@ absl::Status FaultInjectionFileSystem::BeforeWrite(const std::string& path,
   }
   *allowed = len;
   bytes_written_ += len;
-  if (len > 0) files_[path].unsynced.emplace_back(offset, offset + len);
   return result;
+}
+
+void FaultInjectionFileSystem::AfterWrite(const std::string& path,
+                                          uint64_t offset, uint64_t n) {
+  absl::MutexLock l(&mu_);
+  files_[path].unsynced.push_back(Range{offset, offset + n, write_seq_++});
 }
 
 absl::Status FaultInjectionFileSystem::BeforeAllocate() {
@@ -184,22 +196,52 @@ absl::Status FaultInjectionFileSystem::BeforeAllocate() {
   return absl::OkStatus();
 }
 
-absl::Status FaultInjectionFileSystem::BeforeSync() {
+void FaultInjectionFileSystem::BlockSyncs() {
+  absl::MutexLock l(&mu_);
+  syncs_blocked_ = true;
+}
+
+void FaultInjectionFileSystem::UnblockSyncs() {
+  absl::MutexLock l(&mu_);
+  syncs_blocked_ = false;
+}
+
+int FaultInjectionFileSystem::blocked_syncs() const {
+  absl::MutexLock l(&mu_);
+  return blocked_syncs_;
+}
+
+void FaultInjectionFileSystem::WaitWhileSyncsBlocked() {
+  absl::MutexLock l(&mu_);
+  if (!syncs_blocked_) return;
+  blocked_syncs_++;
+  mu_.Await(absl::Condition(
+      +[](bool* blocked) { return !*blocked; }, &syncs_blocked_));
+  blocked_syncs_--;
+}
+
+absl::StatusOr<uint64_t> FaultInjectionFileSystem::BeforeSync() {
   absl::MutexLock l(&mu_);
   if (crashed_) {
     return absl::UnavailableError("injected: the machine has crashed");
   }
-  if (sync_fails_) return absl::InternalError("fdatasync: I/O error (injected)");
   syncs_++;
+  return write_seq_;
+}
+
+absl::Status FaultInjectionFileSystem::SyncFailure() {
+  absl::MutexLock l(&mu_);
+  if (sync_fails_)
+    return absl::InternalError("fdatasync: I/O error (injected)");
   return absl::OkStatus();
 }
 
-void FaultInjectionFileSystem::AfterSync(const std::string& path,
-                                         uint64_t size) {
+void FaultInjectionFileSystem::AfterSync(const std::string& path, uint64_t size,
+                                         uint64_t seq) {
   absl::MutexLock l(&mu_);
   FileState& st = files_[path];
   st.synced_size = size;
-  st.unsynced.clear();
+  std::erase_if(st.unsynced, [seq](const Range& r) { return r.seq < seq; });
 }
 
 void FaultInjectionFileSystem::Track(const std::string& path,
@@ -219,8 +261,9 @@ absl::Status FaultInjectionFileSystem::DropUnsyncedData() {
     ASSIGN_OR_RETURN(auto file, base_->Open(path, OpenMode::kReadWrite));
     ASSIGN_OR_RETURN(uint64_t size, file->Size());
     if (size > st.synced_size) RETURN_IF_ERROR(file->Truncate(st.synced_size));
-    for (auto [begin, end] : st.unsynced) {
-      end = std::min(end, st.synced_size);
+    for (const Range& r : st.unsynced) {
+      const uint64_t begin = r.begin;
+      const uint64_t end = std::min(r.end, st.synced_size);
       if (begin >= end) continue;
       std::vector<uint8_t> zeros(end - begin, 0);
       RETURN_IF_ERROR(file->Write(begin, zeros));

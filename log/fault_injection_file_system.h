@@ -43,6 +43,13 @@ class FaultInjectionFileSystem final : public FileSystem {
   void FailWriteAfter(uint64_t bytes);
   // While set, Sync fails with kInternal (an EIO from fsync).
   void SetSyncFails(bool fails);
+  // While blocked, every Sync waits, having begun (the writes it covers
+  // are those completed before it), until UnblockSyncs: a slow disk, for
+  // tests of what goes on while a flush waits.
+  void BlockSyncs();
+  void UnblockSyncs();
+  // Syncs waiting in BlockSyncs now.
+  int blocked_syncs() const;
   // After `n` more mutating operations (create, write, sync, truncate,
   // allocate, rename, remove, directory sync) the file system is "crashed":
   // that operation and every later one fails until Reset(). Lets a test
@@ -76,20 +83,32 @@ class FaultInjectionFileSystem final : public FileSystem {
 
  private:
   friend class FaultFile;
+  struct Range {
+    uint64_t begin, end;  // [begin, end)
+    uint64_t seq;         // write order, file system wide
+  };
   struct FileState {
     uint64_t synced_size = 0;
-    std::vector<std::pair<uint64_t, uint64_t>> unsynced;  // [begin, end)
+    std::vector<Range> unsynced;
   };
 
   // Called by FaultFile. Returns how many bytes of `n` may be written now
   // and the status to return after writing them.
-  absl::Status BeforeWrite(const std::string& path, uint64_t offset,
-                           uint64_t n, uint64_t* allowed);
+  absl::Status BeforeWrite(const std::string& path, uint64_t offset, uint64_t n,
+                           uint64_t* allowed);
+  // Records [offset, offset + n) as written and not yet synced, once the
+  // write has completed.
+  void AfterWrite(const std::string& path, uint64_t offset, uint64_t n);
   absl::Status BeforeAllocate();
-  absl::Status BeforeSync();
+  // A sync covers the writes that completed before it began (writes
+  // racing with it are counted as unsynced): BeforeSync returns the write
+  // sequence number at its start, which AfterSync takes back.
+  absl::StatusOr<uint64_t> BeforeSync();
   // Counts one mutating operation; fails once the crash point is reached.
   absl::Status CountOperation();
-  void AfterSync(const std::string& path, uint64_t size);
+  void WaitWhileSyncsBlocked();
+  absl::Status SyncFailure();  // kInternal while SetSyncFails
+  void AfterSync(const std::string& path, uint64_t size, uint64_t seq);
   void Track(const std::string& path, uint64_t size_now);
 
   FileSystem* const base_;
@@ -97,12 +116,15 @@ class FaultInjectionFileSystem final : public FileSystem {
   absl::flat_hash_map<std::string, FileState> files_ ABSL_GUARDED_BY(mu_);
   bool disk_full_ ABSL_GUARDED_BY(mu_) = false;
   bool sync_fails_ ABSL_GUARDED_BY(mu_) = false;
+  bool syncs_blocked_ ABSL_GUARDED_BY(mu_) = false;
+  int blocked_syncs_ ABSL_GUARDED_BY(mu_) = 0;
   bool crashed_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<uint64_t> tear_after_ ABSL_GUARDED_BY(mu_);
   bool tear_crashes_ ABSL_GUARDED_BY(mu_) = true;
   uint64_t bytes_written_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t syncs_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t operations_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t write_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<uint64_t> crash_after_ops_ ABSL_GUARDED_BY(mu_);
 };
 

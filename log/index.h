@@ -1,8 +1,9 @@
 // The sparse per-segment indexes, memory-mapped and preallocated while the
 // segment is active, trimmed to their entries when it is sealed:
 //
-//   OffsetIndex (.index):     8-byte entries  [relative offset u32][position u32]
-//   TimeIndex   (.timeindex): 12-byte entries [timestamp i64][relative offset u32]
+//   OffsetIndex (.index):     8-byte entries  [relative offset u32][position
+//   u32] TimeIndex   (.timeindex): 12-byte entries [timestamp i64][relative
+//   offset u32]
 //
 // Big-endian; layout in log/FORMAT.md. Appends are externally synchronized
 // (the owning Log's lock); lookups may run concurrently with one appender
@@ -39,7 +40,9 @@ class IndexFile {
   bool full() const { return entries() >= capacity_; }
   size_t entry_size() const { return entry_size_; }
   bool writable() const { return map_ != nullptr && map_->writable(); }
-  const uint8_t* entry(size_t i) const { return map_->data() + i * entry_size_; }
+  const uint8_t* entry(size_t i) const {
+    return map_->data() + i * entry_size_;
+  }
   // REQUIRES: !full(). Writes the next entry and publishes it.
   void Append(const uint8_t* bytes);
   // Keeps the first `n` entries. REQUIRES: n <= capacity().
@@ -49,6 +52,13 @@ class IndexFile {
   // Grows a trimmed file back to `preallocate_bytes` for appends.
   absl::Status Reopen(size_t preallocate_bytes);
   absl::Status Sync();
+  // The writable mapping and the bytes of its entries, for a sync without
+  // the owner's lock (Segment::PrepareFlush); null when not writable. The
+  // mapping stays valid for its holder even if the file is remapped.
+  std::shared_ptr<const Mapping> writable_mapping() const {
+    return writable() ? map_ : nullptr;
+  }
+  size_t entry_bytes() const { return entries() * entry_size_; }
   const std::string& path() const { return file_->path(); }
 
  private:
@@ -57,7 +67,8 @@ class IndexFile {
   absl::Status MapFile(size_t bytes);
 
   std::unique_ptr<File> file_;
-  std::unique_ptr<Mapping> map_;
+  // Shared with flushes in progress (writable_mapping()).
+  std::shared_ptr<Mapping> map_;
   const size_t entry_size_;
   size_t capacity_ = 0;
   std::atomic<size_t> entries_{0};

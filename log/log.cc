@@ -62,8 +62,8 @@ absl::StatusOr<int> Log::CompleteInterruptedFileOps(FileSystem* fs,
       continue;
     }
     auto parsed = ParseSegmentFileName(name);
-    if (parsed && parsed->suffix == std::string(kLogSuffix) +
-                                        std::string(kSwapFileSuffix)) {
+    if (parsed && parsed->suffix ==
+                      std::string(kLogSuffix) + std::string(kSwapFileSuffix)) {
       swaps.emplace_back(parsed->base, name);
     }
   }
@@ -160,8 +160,10 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
     const bool last = i + 1 == bases.size();
     if (gap) {
       // Keeping them would leave a hole in the offsets.
-      spdlog::error("{}: dropping unflushed segment {} that follows a "
-                    "segment cut short by recovery", dir, base.value());
+      spdlog::error(
+          "{}: dropping unflushed segment {} that follows a "
+          "segment cut short by recovery",
+          dir, base.value());
       std::string p = SegmentFileName(dir, base, kLogSuffix);
       RETURN_IF_ERROR(fs->Remove(p));
       for (auto sfx : {kIndexSuffix, kTimeIndexSuffix}) {
@@ -185,21 +187,24 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
     RecoveryStats stats;
     std::optional<Offset> expect;
     if (!clean_shutdown && base == rp.segment_base) expect = rp.offset;
-    ASSIGN_OR_RETURN(auto seg, Segment::Open(fs, dir, base, seg_config,
-                                             trusted_end, recover, last,
-                                             &stats, expect));
+    ASSIGN_OR_RETURN(
+        auto seg, Segment::Open(fs, dir, base, seg_config, trusted_end, recover,
+                                last, &stats, expect));
     if (!log->segments_.empty()) {
       const Segment& prev = *log->segments_.rbegin()->second;
       if (base < prev.next_offset()) {
         if (!recover) {
           return absl::DataLossError(absl::StrFormat(
               "%s: segment %d overlaps the previous segment, which ends at "
-              "offset %d", dir, base.value(), prev.next_offset().value()));
+              "offset %d",
+              dir, base.value(), prev.next_offset().value()));
         }
         // Unflushed, and contradicting what came before it (a file whose
         // deletion was lost in a crash): it and what follows go.
-        spdlog::error("{}: dropping unflushed segment {} that overlaps the "
-                      "previous one", dir, base.value());
+        spdlog::error(
+            "{}: dropping unflushed segment {} that overlaps the "
+            "previous one",
+            dir, base.value());
         RETURN_IF_ERROR(seg->Delete());
         report->segments_dropped++;
         gap = true;
@@ -220,8 +225,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
   if (log->segments_.empty()) {
     Offset base = clean_shutdown ? Offset(0) : rp.offset;
     if (base < Offset(0)) base = Offset(0);
-    ASSIGN_OR_RETURN(auto seg,
-                     Segment::Create(fs, dir, base, seg_config, now));
+    ASSIGN_OR_RETURN(auto seg, Segment::Create(fs, dir, base, seg_config, now));
     log->segments_.emplace(base, std::move(seg));
   } else if (gap) {
     // The cut segment is now the last one: make it appendable.
@@ -229,9 +233,9 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
   }
   report->segments = static_cast<int>(log->segments_.size());
   if (clean_shutdown) {
-    log->recovery_point_ = RecoveryPoint{log->active().next_offset(),
-                                         log->active().base(),
-                                         log->active().size()};
+    log->recovery_point_ =
+        RecoveryPoint{log->active().next_offset(), log->active().base(),
+                      log->active().size()};
   } else {
     // What recovery kept is now the log: make it durable and move the
     // recovery point past it so the next crash does not scan it again.
@@ -242,10 +246,11 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started)
                   .count();
-    spdlog::info("{}: recovered {} segments ({} bytes) in {} ms: scanned {} "
-                 "unflushed bytes, discarded {} torn/corrupt bytes",
-                 dir, report->segments, report->bytes, ms,
-                 report->bytes_scanned, report->bytes_truncated);
+    spdlog::info(
+        "{}: recovered {} segments ({} bytes) in {} ms: scanned {} "
+        "unflushed bytes, discarded {} torn/corrupt bytes",
+        dir, report->segments, report->bytes, ms, report->bytes_scanned,
+        report->bytes_truncated);
   }
   return log;
 }
@@ -257,10 +262,26 @@ bool Log::ShouldTimeRoll() const {
 }
 
 absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> records) {
+  bool flush_due = false;
+  absl::StatusOr<AppendInfo> info;
+  {
+    absl::MutexLock lock(&mu_);
+    info = AppendLocked(records, &flush_due);
+  }
+  if (flush_due) {
+    // The append itself succeeded; a failed flush is reported but the
+    // data stays appended (and is retried by the next flush).
+    absl::Status s = Flush();
+    if (!s.ok()) spdlog::error("{}: flush failed: {}", dir_, s.message());
+  }
+  return info;
+}
+
+absl::StatusOr<AppendInfo> Log::AppendLocked(std::span<uint8_t> records,
+                                             bool* flush_due) {
   if (records.empty()) {
     return absl::InvalidArgumentError("empty record set: nothing to append");
   }
-  absl::MutexLock lock(&mu_);
   if (closed_) return absl::FailedPreconditionError("log is closed: " + dir_);
 
   AppendInfo info;
@@ -271,9 +292,9 @@ absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> records) {
   RETURN_IF_ERROR(ForEachBatch(
       records, [&](const BatchHeader& h, std::span<const uint8_t> batch) {
         if (static_cast<int64_t>(batch.size()) > config_.max_message_bytes) {
-          return absl::InvalidArgumentError(absl::StrFormat(
-              "batch of %d bytes exceeds max.message.bytes %d", batch.size(),
-              config_.max_message_bytes));
+          return absl::InvalidArgumentError(
+              absl::StrFormat("batch of %d bytes exceeds max.message.bytes %d",
+                              batch.size(), config_.max_message_bytes));
         }
         if (h.record_count == 0) {
           return absl::InvalidArgumentError("batch with no records");
@@ -314,33 +335,25 @@ absl::StatusOr<AppendInfo> Log::Append(std::span<uint8_t> records) {
 
   if (unflushed_bytes_ == 0) first_unflushed_ms_ = info.append_time_ms;
   unflushed_bytes_ += records.size();
-  const bool by_bytes =
-      config_.flush_bytes > 0 &&
-      unflushed_bytes_ >= static_cast<uint64_t>(config_.flush_bytes);
-  const bool by_time = config_.flush_ms >= 0 &&
-                       info.append_time_ms - first_unflushed_ms_ >=
-                           config_.flush_ms;
-  if (by_bytes || by_time) {
-    // The append itself succeeded; a failed flush is reported but the
-    // data stays appended (and is retried by the next flush).
-    absl::Status s = FlushLocked();
-    if (!s.ok()) spdlog::error("{}: flush failed: {}", dir_, s.message());
-  }
+  // flush.ms is the LogManager's flusher's (MaybeFlush); flush.bytes is
+  // applied here, by the appender, once the lock is released.
+  *flush_due = config_.flush_bytes > 0 &&
+               unflushed_bytes_ >= static_cast<uint64_t>(config_.flush_bytes);
   return info;
 }
 
 absl::Status Log::RollLocked() {
   Segment& old = active();
   if (old.empty()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(auto seg, Segment::Create(options_.fs, dir_,
-                                             old.next_offset(),
-                                             config_.segment_config(),
-                                             options_.clock->NowMs()));
+  ASSIGN_OR_RETURN(
+      auto seg,
+      Segment::Create(options_.fs, dir_, old.next_offset(),
+                      config_.segment_config(), options_.clock->NowMs()));
   absl::Status sealed = old.Seal();
   if (!sealed.ok()) {
     // The data is intact; an untrimmed file is handled on recovery.
-    spdlog::error("{}: sealing segment {} failed: {}", dir_,
-                  old.base().value(), sealed.message());
+    spdlog::error("{}: sealing segment {} failed: {}", dir_, old.base().value(),
+                  sealed.message());
   }
   Offset base = seg->base();
   segments_.emplace(base, std::move(seg));
@@ -372,6 +385,7 @@ absl::Status Log::DeleteSegmentLocked(Offset base) {
 }
 
 absl::StatusOr<int> Log::ApplyRetention() {
+  absl::MutexLock flush_lock(&flush_mu_);
   absl::MutexLock lock(&mu_);
   if (closed_ || !config_.cleanup_delete) return 0;
   const int64_t now = options_.clock->NowMs();
@@ -408,8 +422,8 @@ absl::StatusOr<int> Log::ApplyRetention() {
   }
   if (deleted > 0) {
     RETURN_IF_ERROR(options_.fs->SyncDir(dir_));
-    spdlog::info("{}: retention deleted {} segments; log start is now {}",
-                 dir_, deleted, segments_.begin()->first.value());
+    spdlog::info("{}: retention deleted {} segments; log start is now {}", dir_,
+                 deleted, segments_.begin()->first.value());
     // Snapshots below the new log start are of no more use, except the
     // newest: the producer state lives on in it (it is never below the
     // log start when each roll wrote one).
@@ -448,6 +462,7 @@ absl::Status Log::ReplaceSegments(const std::vector<SegmentView>& group) {
   auto swap = [&](std::string_view kind) {
     return SegmentFileName(dir_, base, kind) + std::string(kSwapFileSuffix);
   };
+  absl::MutexLock flush_lock(&flush_mu_);
   absl::MutexLock lock(&mu_);
   // The group must be exactly the segments the cleaner read (same mapping:
   // a truncation into a segment and a refill would keep size and offsets),
@@ -456,8 +471,7 @@ absl::Status Log::ReplaceSegments(const std::vector<SegmentView>& group) {
   for (const SegmentView& v : group) {
     auto it = segments_.find(v.base);
     intact = intact && it != segments_.end() &&
-             std::next(it) != segments_.end() &&
-             it->second->size() == v.size &&
+             std::next(it) != segments_.end() && it->second->size() == v.size &&
              it->second->next_offset() == v.next &&
              it->second->mapping() == v.mapping;
   }
@@ -482,14 +496,15 @@ absl::Status Log::ReplaceSegments(const std::vector<SegmentView>& group) {
     }
     RETURN_IF_ERROR(fs->SyncDir(dir_));
     for (auto kind : {kIndexSuffix, kTimeIndexSuffix, kLogSuffix}) {
-      RETURN_IF_ERROR(fs->Rename(swap(kind), SegmentFileName(dir_, base, kind)));
+      RETURN_IF_ERROR(
+          fs->Rename(swap(kind), SegmentFileName(dir_, base, kind)));
     }
     RETURN_IF_ERROR(fs->SyncDir(dir_));
     RecoveryStats stats;
-    ASSIGN_OR_RETURN(auto fresh,
-                     Segment::Open(fs, dir_, base, config_.segment_config(),
-                                   std::numeric_limits<uint64_t>::max(),
-                                   /*recover=*/false, /*active=*/false, &stats));
+    ASSIGN_OR_RETURN(
+        auto fresh, Segment::Open(fs, dir_, base, config_.segment_config(),
+                                  std::numeric_limits<uint64_t>::max(),
+                                  /*recover=*/false, /*active=*/false, &stats));
     for (const SegmentView& v : group) {
       auto it = segments_.find(v.base);
       std::unique_ptr<Segment> old = std::move(it->second);
@@ -507,9 +522,11 @@ absl::Status Log::ReplaceSegments(const std::vector<SegmentView>& group) {
   }();
   if (!s.ok()) {
     closed_ = true;
-    spdlog::error("{}: replacing cleaned segments failed after the commit "
-                  "point ({}); the log is closed until a restart completes "
-                  "the swap", dir_, s.message());
+    spdlog::error(
+        "{}: replacing cleaned segments failed after the commit "
+        "point ({}); the log is closed until a restart completes "
+        "the swap",
+        dir_, s.message());
   }
   return s;
 }
@@ -519,24 +536,60 @@ absl::Status Log::FlushLocked() {
        it != segments_.end(); ++it) {
     RETURN_IF_ERROR(it->second->Flush());
   }
-  recovery_point_ = RecoveryPoint{active().next_offset(), active().base(),
-                                  active().size()};
+  recovery_point_ =
+      RecoveryPoint{active().next_offset(), active().base(), active().size()};
   unflushed_bytes_ = 0;
   return absl::OkStatus();
 }
 
-absl::Status Log::Flush() {
+absl::Status Log::Flush(Offset* flushed) {
+  absl::MutexLock flush_lock(&flush_mu_);
+  // What has been appended so far, and where it lies.
+  std::vector<std::pair<Segment*, Segment::FlushPoint>> points;
+  RecoveryPoint target;
+  uint64_t covered_bytes;
+  int64_t started_ms;
+  {
+    absl::MutexLock lock(&mu_);
+    if (segments_.empty()) {
+      return absl::NotFoundError("log was deleted: " + dir_);
+    }
+    target =
+        RecoveryPoint{active().next_offset(), active().base(), active().size()};
+    if (flushed != nullptr) *flushed = target.offset;
+    for (auto it = segments_.lower_bound(recovery_point_.segment_base);
+         it != segments_.end(); ++it) {
+      points.emplace_back(it->second.get(), it->second->PrepareFlush());
+    }
+    covered_bytes = unflushed_bytes_;
+    started_ms = options_.clock->NowMs();
+  }
+  // Without mu_: appends go on; flush_mu_ keeps these segments alive and
+  // their files and mappings in place.
+  for (const auto& [seg, point] : points) {
+    RETURN_IF_ERROR(Segment::SyncFlushPoint(point));
+  }
   absl::MutexLock lock(&mu_);
-  return FlushLocked();
+  for (const auto& [seg, point] : points) seg->MarkFlushed(point);
+  if (target.offset > recovery_point_.offset) recovery_point_ = target;
+  // Appends made during the sync stay unflushed; the oldest of them is no
+  // older than the flush's start.
+  unflushed_bytes_ -= std::min(unflushed_bytes_, covered_bytes);
+  if (unflushed_bytes_ > 0) first_unflushed_ms_ = started_ms;
+  return absl::OkStatus();
 }
 
 absl::Status Log::MaybeFlush() {
-  absl::MutexLock lock(&mu_);
-  if (unflushed_bytes_ == 0 || config_.flush_ms < 0) return absl::OkStatus();
-  if (options_.clock->NowMs() - first_unflushed_ms_ < config_.flush_ms) {
-    return absl::OkStatus();
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (unflushed_bytes_ == 0 || config_.flush_ms < 0) {
+      return absl::OkStatus();
+    }
+    if (options_.clock->NowMs() - first_unflushed_ms_ < config_.flush_ms) {
+      return absl::OkStatus();
+    }
   }
-  return FlushLocked();
+  return Flush();
 }
 
 absl::StatusOr<ReadResult> Log::Read(Offset start, size_t max_bytes,
@@ -545,9 +598,9 @@ absl::StatusOr<ReadResult> Log::Read(Offset start, size_t max_bytes,
   const Offset log_start = segments_.begin()->second->base();
   const Offset log_end = active_const().next_offset();
   if (start < log_start || start > log_end) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "offset %d is outside the log's range [%d, %d]", start.value(),
-        log_start.value(), log_end.value()));
+    return absl::OutOfRangeError(
+        absl::StrFormat("offset %d is outside the log's range [%d, %d]",
+                        start.value(), log_start.value(), log_end.value()));
   }
   const Offset limit = max_offset ? std::min(*max_offset, log_end) : log_end;
   ReadResult result;
@@ -617,6 +670,7 @@ uint64_t Log::unflushed_bytes() const {
 }
 
 absl::StatusOr<Offset> Log::Truncate(Offset offset) {
+  absl::MutexLock flush_lock(&flush_mu_);
   absl::MutexLock lock(&mu_);
   if (closed_) return absl::FailedPreconditionError("log is closed: " + dir_);
   if (offset >= active().next_offset()) return active().next_offset();
@@ -664,6 +718,7 @@ LogConfig Log::config() const {
 }
 
 absl::Status Log::Close() {
+  absl::MutexLock flush_lock(&flush_mu_);
   absl::MutexLock lock(&mu_);
   if (closed_) return absl::OkStatus();
   RETURN_IF_ERROR(FlushLocked());
@@ -688,6 +743,7 @@ void Log::Abandon() {
 }
 
 absl::Status Log::DeleteFiles() {
+  absl::MutexLock flush_lock(&flush_mu_);
   absl::MutexLock lock(&mu_);
   closed_ = true;
   producers_.Clear();

@@ -12,9 +12,10 @@
 // (and after Truncate) from the newest usable snapshot plus the batch
 // headers after it.
 //
-// Thread-safe: appends, flushes and truncation take the log's lock
-// exclusively (it also guards the producer state); reads and lookups take
-// it shared.
+// Thread-safe: appends and truncation take the log's lock exclusively (it
+// also guards the producer state); reads and lookups take it shared; a
+// flush holds it only to note what to sync and what it synced, not while
+// it waits for the disk.
 #ifndef FJORD_LOG_LOG_H_
 #define FJORD_LOG_LOG_H_
 
@@ -54,9 +55,9 @@ struct RecoveryPoint {
 struct LogOptions {
   // Not explicit, so `{}` and `{fs, clock}` read as they did before the
   // budget was added.
-  LogOptions(
-      FileSystem* fs = PosixFileSystem(), Clock* clock = SystemClock::Get(),
-      std::shared_ptr<ProducerIdBudget> producer_budget = nullptr)
+  LogOptions(FileSystem* fs = PosixFileSystem(),
+             Clock* clock = SystemClock::Get(),
+             std::shared_ptr<ProducerIdBudget> producer_budget = nullptr)
       : fs(fs), clock(clock), producer_budget(std::move(producer_budget)) {}
 
   FileSystem* fs;  // must outlive the log
@@ -191,9 +192,20 @@ class Log {
   // output.
   absl::Status ReplaceSegments(const std::vector<SegmentView>& group);
 
-  // Makes every append so far durable and advances the recovery point.
-  absl::Status Flush();
+  // Makes every append made before the call durable and advances the
+  // recovery point; with `flushed`, sets it to the offset below which
+  // everything is now durable (on failure: the offset the flush tried to
+  // reach). The fsyncs run without the log's lock, so appends (and reads)
+  // go on meanwhile; flushes are serialized with each other and with
+  // retention, truncation, cleaning swaps and Close (flush_mu_). Concurrent
+  // callers share nothing: each waits for its own fsyncs (a caller that
+  // wants its flushes shared batches them itself, as the broker's
+  // GroupCommitter does).
+  absl::Status Flush(Offset* flushed = nullptr);
   // Flushes when flush.ms has passed since the oldest unflushed append.
+  // flush.ms is applied here only (the LogManager's flusher thread calls
+  // it every flush_check_interval_ms): an append never waits for a flush
+  // by time.
   absl::Status MaybeFlush();
   // Starts a new segment now (if the active one is not empty).
   absl::Status Roll();
@@ -226,6 +238,10 @@ class Log {
 
  private:
   Log(std::string dir, const LogConfig& config, const LogOptions& options);
+  // Append without the flush.bytes flush; sets `flush_due` when one is.
+  absl::StatusOr<AppendInfo> AppendLocked(std::span<uint8_t> records,
+                                          bool* flush_due)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static absl::StatusOr<int> CompleteInterruptedFileOps(FileSystem* fs,
                                                         const std::string& dir);
   Segment& active() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -258,6 +274,11 @@ class Log {
 
   const std::string dir_;
   const LogOptions options_;
+  // Held by Flush for its whole length (the fsyncs run without mu_), and by
+  // everything that deletes, truncates, reactivates or replaces segments
+  // (retention, Truncate, ReplaceSegments, Close, DeleteFiles), so a flush
+  // never syncs a segment that is going away. Taken before mu_.
+  absl::Mutex flush_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   LogConfig config_ ABSL_GUARDED_BY(mu_);
   // base offset -> segment; never empty once opened. The last is active.

@@ -201,12 +201,14 @@ inline char* WriteBytesField(char* p, std::optional<std::string_view> v) {
   return p + v->size();
 }
 
-// Appends one record (length-prefixed) to `out`, encoding it in place: the
-// body's size is computed first so nothing is built twice.
-void EncodeRecord(int64_t timestamp_delta, int32_t offset_delta,
-                  std::optional<std::string_view> key,
-                  std::optional<std::string_view> value,
-                  std::span<const RecordHeader> headers, std::string* out) {
+// The bytes of one encoded record, length prefix included; `body_size` is
+// the size after the prefix. Computed first, so a record is encoded in
+// place and nothing is built twice.
+size_t EncodedRecordSize(int64_t timestamp_delta, int32_t offset_delta,
+                         std::optional<std::string_view> key,
+                         std::optional<std::string_view> value,
+                         std::span<const RecordHeader> headers,
+                         size_t* body_size) {
   size_t body = 1 + internal::VarintSize64(timestamp_delta) +
                 internal::VarintSize32(offset_delta) + BytesFieldSize(key) +
                 BytesFieldSize(value) +
@@ -214,11 +216,16 @@ void EncodeRecord(int64_t timestamp_delta, int32_t offset_delta,
   for (const auto& hd : headers) {
     body += BytesFieldSize(hd.key) + BytesFieldSize(hd.value);
   }
-  const size_t total =
-      internal::VarintSize32(static_cast<int32_t>(body)) + body;
-  const size_t at = out->size();
-  out->resize(at + total);
-  char* p = out->data() + at;
+  *body_size = body;
+  return internal::VarintSize32(static_cast<int32_t>(body)) + body;
+}
+
+// Writes one record (length-prefixed) at `p`, whose body is `body` bytes
+// (EncodedRecordSize); returns the byte after it.
+char* WriteRecord(char* p, size_t body, int64_t timestamp_delta,
+                  int32_t offset_delta, std::optional<std::string_view> key,
+                  std::optional<std::string_view> value,
+                  std::span<const RecordHeader> headers) {
   p = internal::WriteVarint32(p, static_cast<int32_t>(body));
   *p++ = 0;  // attributes
   p = internal::WriteVarint64(p, timestamp_delta);
@@ -230,6 +237,21 @@ void EncodeRecord(int64_t timestamp_delta, int32_t offset_delta,
     p = WriteBytesField(p, hd.key);
     p = WriteBytesField(p, hd.value);
   }
+  return p;
+}
+
+// Appends one record (length-prefixed) to `out`.
+void EncodeRecord(int64_t timestamp_delta, int32_t offset_delta,
+                  std::optional<std::string_view> key,
+                  std::optional<std::string_view> value,
+                  std::span<const RecordHeader> headers, std::string* out) {
+  size_t body;
+  const size_t total = EncodedRecordSize(timestamp_delta, offset_delta, key,
+                                         value, headers, &body);
+  const size_t at = out->size();
+  out->resize(at + total);
+  WriteRecord(out->data() + at, body, timestamp_delta, offset_delta, key, value,
+              headers);
 }
 
 // Fills in the 61-byte header of `out` (records already after it) and the
@@ -298,6 +320,14 @@ absl::StatusOr<std::string> RebuildBatch(
 
 BatchBuilder::BatchBuilder(BatchOptions options) : options_(options) {
   buffer_.resize(L::kHeaderSize);
+  used_ = L::kHeaderSize;
+}
+
+char* BatchBuilder::Grow(size_t bytes) {
+  if (buffer_.size() < bytes) {
+    buffer_.resize(std::max(bytes, buffer_.size() * 2));
+  }
+  return buffer_.data();
 }
 
 void BatchBuilder::Add(const RecordInput& record) {
@@ -313,21 +343,14 @@ void BatchBuilder::Add(std::optional<std::string_view> key,
     max_timestamp_ = timestamp;
   }
   max_timestamp_ = std::max(max_timestamp_, timestamp);
-  EncodeRecord(timestamp - base_timestamp_, count_, key, value, headers,
-               &buffer_);
+  const int64_t ts_delta = timestamp - base_timestamp_;
+  size_t body;
+  const size_t total =
+      EncodedRecordSize(ts_delta, count_, key, value, headers, &body);
+  char* p = Grow(used_ + total) + used_;
+  WriteRecord(p, body, ts_delta, count_, key, value, headers);
+  used_ += total;
   count_++;
-}
-
-size_t BatchBuilder::MaxRecordBytes(std::optional<std::string_view> key,
-                                    std::optional<std::string_view> value,
-                                    std::span<const RecordHeader> headers) {
-  size_t body = 1 + internal::kMaxVarint64Bytes + internal::kMaxVarint32Bytes +
-                BytesFieldSize(key) + BytesFieldSize(value) +
-                internal::VarintSize32(static_cast<int32_t>(headers.size()));
-  for (const auto& hd : headers) {
-    body += BytesFieldSize(hd.key) + BytesFieldSize(hd.value);
-  }
-  return internal::kMaxVarint32Bytes + body;
 }
 
 void BatchBuilder::SetProducer(int64_t producer_id, int16_t producer_epoch,
@@ -337,13 +360,11 @@ void BatchBuilder::SetProducer(int64_t producer_id, int16_t producer_epoch,
   options_.base_sequence = base_sequence;
 }
 
-void BatchBuilder::Reserve(size_t bytes) {
-  buffer_.reserve(L::kHeaderSize + bytes);
-}
+void BatchBuilder::Reserve(size_t bytes) { Grow(L::kHeaderSize + bytes); }
 
 void BatchBuilder::Reset(BatchOptions options) {
   options_ = options;
-  buffer_.resize(L::kHeaderSize);
+  used_ = L::kHeaderSize;
   compressed_.clear();
   count_ = 0;
   base_timestamp_ = 0;
@@ -354,24 +375,27 @@ absl::StatusOr<std::span<uint8_t>> BatchBuilder::Finish() {
   if (count_ == 0) {
     return absl::InvalidArgumentError("a batch needs at least one record");
   }
-  std::string* out = &buffer_;
+  char* data = buffer_.data();
+  size_t size = used_;
   if (options_.codec != Codec::kNone) {
     compressed_.assign(L::kHeaderSize, '\0');
     RETURN_IF_ERROR(Compress(options_.codec,
-                             std::string_view(buffer_).substr(L::kHeaderSize),
+                             std::string_view(buffer_).substr(
+                                 L::kHeaderSize, used_ - L::kHeaderSize),
                              &compressed_, options_.compression_level));
-    out = &compressed_;
+    data = compressed_.data();
+    size = compressed_.size();
   }
-  if (out->size() - L::kLogOverhead >
+  if (size - L::kLogOverhead >
       static_cast<size_t>(std::numeric_limits<int32_t>::max())) {
     return absl::InvalidArgumentError("batch larger than 2 GiB");
   }
-  auto* d = reinterpret_cast<uint8_t*>(out->data());
+  auto* d = reinterpret_cast<uint8_t*>(data);
   int16_t attributes = static_cast<int16_t>(options_.codec);
   if (options_.log_append_time) attributes |= L::kTimestampTypeBit;
   StoreBE<int64_t>(d + L::kBaseOffset, options_.base_offset);
   StoreBE<int32_t>(d + L::kBatchLength,
-                   static_cast<int32_t>(out->size() - L::kLogOverhead));
+                   static_cast<int32_t>(size - L::kLogOverhead));
   StoreBE<int32_t>(d + L::kPartitionLeaderEpoch,
                    options_.partition_leader_epoch);
   d[L::kMagic] = L::kMagicV2;
@@ -384,16 +408,21 @@ absl::StatusOr<std::span<uint8_t>> BatchBuilder::Finish() {
   StoreBE<int32_t>(d + L::kBaseSequence, options_.base_sequence);
   StoreBE<int32_t>(d + L::kRecordCount, count_);
   StoreBE<uint32_t>(d + L::kCrc,
-                    ComputeBatchCrc(std::span<const uint8_t>(d, out->size())));
-  return std::span<uint8_t>(d, out->size());
+                    ComputeBatchCrc(std::span<const uint8_t>(d, size)));
+  return std::span<uint8_t>(d, size);
 }
 
 absl::StatusOr<std::string> BatchBuilder::Build() {
   ASSIGN_OR_RETURN(std::span<uint8_t> done, Finish());
-  std::string out = options_.codec == Codec::kNone ? std::move(buffer_)
-                                                   : std::move(compressed_);
   (void)done;
-  buffer_ = std::string();
+  std::string out;
+  if (options_.codec == Codec::kNone) {
+    buffer_.resize(used_);
+    out = std::move(buffer_);
+  } else {
+    out = std::move(compressed_);
+  }
+  buffer_ = std::string(L::kHeaderSize, '\0');
   Reset(options_);
   return out;
 }

@@ -185,16 +185,27 @@ class BatchBuilder {
   void Add(std::optional<std::string_view> key,
            std::optional<std::string_view> value,
            std::span<const RecordHeader> headers, int64_t timestamp);
-  // An upper bound on the bytes Add appends for such a record (its
-  // timestamp and offset deltas taken at their widest).
+  // An upper bound on the bytes Add appends for such a record (every
+  // varint taken at its widest). Inline: the producer asks once per record.
   static size_t MaxRecordBytes(std::optional<std::string_view> key,
                                std::optional<std::string_view> value,
-                               std::span<const RecordHeader> headers);
+                               std::span<const RecordHeader> headers) {
+    constexpr size_t kVarint32 = 5, kVarint64 = 10;
+    auto field = [](const std::optional<std::string_view>& v) {
+      return v ? kVarint32 + v->size() : size_t{1};
+    };
+    // length, attributes, timestamp delta, offset delta, key, value,
+    // header count, headers.
+    size_t n = kVarint32 + 1 + kVarint64 + kVarint32 + field(key) +
+               field(value) + kVarint32;
+    for (const auto& hd : headers) n += field(hd.key) + field(hd.value);
+    return n;
+  }
 
   int record_count() const { return count_; }
   // Bytes of encoded records so far, before compression.
   size_t uncompressed_bytes() const {
-    return buffer_.size() - batch_layout::kHeaderSize;
+    return used_ - batch_layout::kHeaderSize;
   }
   int64_t base_timestamp() const { return base_timestamp_; }
   int64_t max_timestamp() const { return max_timestamp_; }
@@ -216,8 +227,14 @@ class BatchBuilder {
   absl::StatusOr<std::string> Build();
 
  private:
+  // Makes buffer_ hold at least `bytes` (it only grows, and keeps its
+  // size across Reset, so a recycled builder never zero-fills again).
+  char* Grow(size_t bytes);
+
   BatchOptions options_;
-  std::string buffer_;      // header room + encoded records
+  // [0, used_): header room + encoded records; past used_: spare room.
+  std::string buffer_;
+  size_t used_ = 0;
   std::string compressed_;  // header + compressed records, after Finish
   int count_ = 0;
   int64_t base_timestamp_ = 0;

@@ -516,6 +516,33 @@ absl::Status Segment::Flush() {
   return absl::OkStatus();
 }
 
+Segment::FlushPoint Segment::PrepareFlush() const {
+  FlushPoint p;
+  p.size = size_;
+  if (flushed_size_ < size_) p.log_file = log_file_.get();
+  p.offset_index = offset_index_->file().writable_mapping();
+  p.offset_index_bytes = offset_index_->file().entry_bytes();
+  p.time_index = time_index_->file().writable_mapping();
+  p.time_index_bytes = time_index_->file().entry_bytes();
+  return p;
+}
+
+absl::Status Segment::SyncFlushPoint(const FlushPoint& p) {
+  if (p.log_file != nullptr) RETURN_IF_ERROR(p.log_file->Sync());
+  if (p.offset_index != nullptr && p.offset_index_bytes > 0) {
+    RETURN_IF_ERROR(p.offset_index->Sync(0, p.offset_index_bytes));
+  }
+  if (p.time_index != nullptr && p.time_index_bytes > 0) {
+    RETURN_IF_ERROR(p.time_index->Sync(0, p.time_index_bytes));
+  }
+  return absl::OkStatus();
+}
+
+void Segment::MarkFlushed(const FlushPoint& p) {
+  // A truncation below p.size cannot have happened meanwhile (REQUIRES).
+  flushed_size_ = std::max(flushed_size_, std::min(p.size, size_));
+}
+
 absl::Status Segment::Seal() {
   if (sealed_) return absl::OkStatus();
   if (size_ > 0) {

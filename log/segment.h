@@ -133,6 +133,22 @@ class Segment {
 
   // Makes everything appended durable: data, then indexes.
   absl::Status Flush();
+
+  // A flush in three steps, so that the slow middle one runs without the
+  // owning log's lock while appends go on (Log::Flush): PrepareFlush
+  // captures what has been appended so far (under the lock), SyncFlushPoint
+  // makes it durable (without the lock), MarkFlushed records that (under
+  // the lock). REQUIRES: the segment is not deleted, truncated or
+  // reactivated between PrepareFlush and MarkFlushed (Log's flush_mu_).
+  struct FlushPoint {
+    uint64_t size = 0;         // bytes of batches covered
+    File* log_file = nullptr;  // null: nothing new in the .log
+    std::shared_ptr<const Mapping> offset_index, time_index;  // may be null
+    size_t offset_index_bytes = 0, time_index_bytes = 0;
+  };
+  FlushPoint PrepareFlush() const;
+  static absl::Status SyncFlushPoint(const FlushPoint& point);
+  void MarkFlushed(const FlushPoint& point);
   // Seals: a final time index entry, files trimmed to their contents.
   absl::Status Seal();
   // Removes batches from the one containing `offset` on (if any). The cut

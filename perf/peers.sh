@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# perf/peers.sh: fjord's peers, NATS JetStream and Redis Streams, measured
-# on this machine with the same produce and consume scenario (one stream,
-# 100 B and 1 KiB records), each run repeated and the medians tabulated.
+# perf/peers.sh: fjord and its peers, NATS JetStream and Redis Streams,
+# measured on this machine with the same produce and consume scenario (one
+# stream or partition, 100 B and 1 KiB records), each run repeated and the
+# medians tabulated with fjord's ratio to each peer.
 #
-# Starts its own nats-server and redis-server on 127.0.0.1 with data in a
-# temporary directory, drives them with build/bin/fjord-peer-bench (and
-# redis-benchmark as a cross-check), stops both by PID, prints a markdown
-# table on stdout (progress on stderr). See perf/README.md.
+# Starts its own fjord-broker, nats-server and redis-server on 127.0.0.1
+# with data in a temporary directory, drives them with build/bin/fjord-perf
+# and build/bin/fjord-peer-bench (and redis-benchmark as a cross-check),
+# stops all three by PID, prints a markdown table on stdout (progress on
+# stderr). See perf/README.md.
 #
 # Environment (defaults in brackets):
-#   BUILD [build]              build tree holding bin/fjord-peer-bench
+#   BUILD [build]              build tree holding bin/fjord-peer-bench,
+#                              bin/fjord-perf and bin/fjord-broker
 #   REPS [3]                   repetitions of every run; the table shows medians
 #   RECORDS_100 [1000000]      records in the 100-byte runs
 #   RECORDS_1K [200000]        records in the 1 KiB runs
@@ -20,6 +23,8 @@ cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
 BENCH=$BUILD/bin/fjord-peer-bench
+FJORD_PERF=$BUILD/bin/fjord-perf
+FJORD_BROKER=$BUILD/bin/fjord-broker
 REPS=${REPS:-3}
 RECORDS_100=${RECORDS_100:-1000000}
 RECORDS_1K=${RECORDS_1K:-200000}
@@ -28,7 +33,9 @@ RUN_TIMEOUT=${RUN_TIMEOUT:-120}
 die() { echo "peers.sh: $*" >&2; exit 1; }
 note() { echo "peers.sh: $*" >&2; }
 
-[ -x "$BENCH" ] || die "$BENCH not found; build it: cmake --build $BUILD --target fjord-peer-bench"
+for b in "$BENCH" "$FJORD_PERF" "$FJORD_BROKER"; do
+  [ -x "$b" ] || die "$b not found; build it: cmake --build $BUILD --target fjord-peer-bench fjord-perf fjord-broker"
+done
 for cmd in nats-server redis-server redis-benchmark; do
   command -v "$cmd" >/dev/null || die "$cmd is not installed (deploy/install-deps.sh installs it)"
 done
@@ -96,6 +103,24 @@ start_redis() {
     stop_server "$REDIS_PID"
   done
   die "redis-server did not come up: $(tail -5 "$tmp/redis.log")"
+}
+
+# fjord-broker with its defaults (flush.ms=1000), Kafka and gRPC on ports
+# the kernel picks (read back from its log).
+start_fjord() {
+  "$FJORD_BROKER" --data-dir "$tmp/fjord" --kafka-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 \
+    --metrics-addr 127.0.0.1:0 > "$tmp/fjord.log" 2>&1 &
+  FJORD_PID=$!
+  server_pids+=("$FJORD_PID")
+  FJORD_PORT="" FJORD_ADMIN_PORT=""
+  for _ in $(seq 1 200); do
+    FJORD_PORT=$(sed -n 's/.*serving Kafka on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/fjord.log" | head -1)
+    FJORD_ADMIN_PORT=$(sed -n 's/.*serving gRPC admin and coordinator on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/fjord.log" | head -1)
+    [ -n "$FJORD_PORT" ] && [ -n "$FJORD_ADMIN_PORT" ] && break
+    kill -0 "$FJORD_PID" 2>/dev/null || die "fjord-broker exited at start: $(tail -5 "$tmp/fjord.log")"
+    sleep 0.1
+  done
+  [ -n "$FJORD_PORT" ] && [ -n "$FJORD_ADMIN_PORT" ] || die "fjord-broker did not come up: $(tail -5 "$tmp/fjord.log")"
 }
 
 # CPU seconds (user + system) a process has used so far.
@@ -176,9 +201,29 @@ redis_runs() {  # REP RECORDS SIZE
   run_redis_benchmark "$rep" "$2" "$3"
 }
 
+# fjord: one partition, a fresh topic per repetition (deleted after), the
+# producer with acks=1 (the durability the peers have: page cache before
+# the ack, fsync within a second), and, stronger than either peer, acks=all
+# (acknowledged once fsynced, by group commit).
+fjord_runs() {  # REP RECORDS SIZE
+  local rep=$1 topic="peers-$3-$1"
+  local conn=(--brokers "127.0.0.1:$FJORD_PORT" --admin "127.0.0.1:$FJORD_ADMIN_PORT" --timeout "$RUN_TIMEOUT")
+  local common=(--records "$2" --record-size "$3" "${conn[@]}")
+  run "produce" "$rep" "$FJORD_PID" \
+    "$FJORD_PERF" produce --topic "$topic" --partitions 1 --acks 1 "${common[@]}"
+  run "consume" "$rep" "$FJORD_PID" \
+    "$FJORD_PERF" consume --topic "$topic" "${common[@]}"
+  run "produce, acks=all (fsync before ack)" "$rep" "$FJORD_PID" \
+    "$FJORD_PERF" produce --topic "$topic-all" --partitions 1 --acks all "${common[@]}"
+  for t in "$topic" "$topic-all"; do
+    timeout 60 "$FJORD_PERF" delete --topic "$t" --brokers "127.0.0.1:$FJORD_PORT" \
+      --admin "127.0.0.1:$FJORD_ADMIN_PORT" || die "deleting fjord topic $t failed"
+  done
+}
+
 # The systems measured; every repetition runs each of them in turn, so a
 # change in the machine's load (it is shared) falls on all of them alike.
-systems=(nats_runs redis_runs)
+systems=(fjord_runs nats_runs redis_runs)
 
 all_runs() {  # RECORDS SIZE
   local rep system
@@ -247,9 +292,10 @@ tabulate() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date +%s)
+start_fjord
 start_nats
 start_redis
-note "nats-server $NATS_VERSION on 127.0.0.1:$NATS_PORT (pid $NATS_PID), redis-server $REDIS_VERSION on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID), data in $tmp"
+note "fjord-broker on 127.0.0.1:$FJORD_PORT (pid $FJORD_PID), nats-server $NATS_VERSION on 127.0.0.1:$NATS_PORT (pid $NATS_PID), redis-server $REDIS_VERSION on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID), data in $tmp"
 
 all_runs "$RECORDS_100" 100
 all_runs "$RECORDS_1K" 1024
@@ -263,7 +309,12 @@ cat <<EOF
 $(nproc) cores; load average $load_before before, $load_after after; $(( $(date +%s) - started )) s.
 Medians of $REPS runs; client and server share the machine (loopback).
 
-Durability compared (fjord's default is flush.ms=1000, an fsync once a second):
+Durability compared:
+- fjord: one partition, default topic settings (\`flush.ms=1000\`: appends reach the page
+  cache before the acknowledgement and are fsynced within a second); "produce" uses
+  acks=1, the peers' contract; "produce, acks=all" is acknowledged only once the batch
+  is fsynced (group commit), stronger than either peer. build/bin/fjord-perf, one
+  producer (batch.size 1000000, linger.ms 5, idempotence on), one consumer.
 - NATS JetStream $NATS_VERSION: file storage, one replica. Every message is written to the
   stream's block file before its PubAck; the file store fsyncs in the background
   every 2 minutes (built into nats-server 2.9, seen with strace on this machine;

@@ -69,6 +69,10 @@ class Consumer::Impl final : public client::internal::GroupHost {
 
  private:
   enum class Reset { kNone, kEarliest, kLatest, kTimestamp };
+  // A partition's prefetched answers: one being processed by the
+  // application and one more waiting. With this many queued the fetcher
+  // holds the partition back until Poll takes one.
+  static constexpr int kMaxBufferedFetches = 2;
 
   struct PartitionState {
     TopicPartition tp;

@@ -23,9 +23,6 @@ using client::internal::SteadyNowMs;
 namespace kafka = client::internal::kafka;
 
 namespace {
-// A partition's prefetched answers: one being processed by the
-// application and one more waiting.
-constexpr int kMaxBufferedFetches = 2;
 // Kafka's fetch.max.bytes default: the whole response's bound.
 constexpr int32_t kFetchMaxBytes = 52428800;
 }  // namespace

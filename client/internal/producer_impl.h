@@ -104,6 +104,8 @@ class Producer::Impl {
     absl::flat_hash_map<std::string, Topic*> topics;
   };
   std::atomic<const TopicSnapshot*> snapshot_{nullptr};
+  // The topic of the last Send through the snapshot (Send's fast path).
+  std::atomic<Topic*> last_topic_{nullptr};
   std::vector<std::unique_ptr<TopicSnapshot>> snapshots_
       ABSL_GUARDED_BY(topics_mu_);
   // Why metadata is missing, from the network thread, for Send's errors.

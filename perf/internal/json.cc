@@ -140,6 +140,12 @@ JsonObject& JsonObject::Add(std::string_view key, double value) {
   return *this;
 }
 
+JsonObject& JsonObject::Add(std::string_view key, const JsonObject& value) {
+  Key(key);
+  body_ += value.str();
+  return *this;
+}
+
 JsonObject& JsonObject::Add(std::string_view key, bool value) {
   Key(key);
   body_ += value ? "true" : "false";

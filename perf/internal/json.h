@@ -34,6 +34,8 @@ class JsonObject {
   }
   JsonObject& Add(std::string_view key, double value);
   JsonObject& Add(std::string_view key, bool value);
+  // A nested object.
+  JsonObject& Add(std::string_view key, const JsonObject& value);
   std::string str() const { return body_ + "}"; }
 
  private:

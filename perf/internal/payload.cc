@@ -30,6 +30,20 @@ void PayloadFormat::Fill(uint64_t index, char* dst) const {
               size_ - kMinRecordSize);
 }
 
+void PayloadFormat::Next(uint64_t index, char* dst) const {
+  assert(index > 0 && index <= kMaxRecordIndex);
+  for (size_t d = kIndexDigits; d-- > 0;) {
+    if (dst[d] != '9') {
+      dst[d]++;
+      break;
+    }
+    dst[d] = '0';
+  }
+  std::memcpy(dst + kMinRecordSize,
+              pattern_.data() + index % 26 + kMinRecordSize,
+              size_ - kMinRecordSize);
+}
+
 void PayloadFormat::Append(uint64_t index, std::string& out) const {
   size_t at = out.size();
   out.resize(at + size_);

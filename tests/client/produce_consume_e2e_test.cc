@@ -3,6 +3,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -258,6 +259,39 @@ TEST_CASE(
   REQUIRE(got.size() == 5000);
   for (size_t i = 0; i < got.size(); i++) {
     CHECK(got[i].offset == static_cast<int64_t>(i));
+  }
+}
+
+TEST_CASE(
+    "A partition whose prefetch buffer filled up before Poll is fetched "
+    "again once Poll takes its answers",
+    "[client][e2e]") {
+  TestBroker broker;
+  // One record per batch, and Fetches small enough to carry one batch each:
+  // 40 records need 40 answers, far more than the two the consumer buffers.
+  auto producer = Producer::Create(broker.Producer({{"linger.ms", "0"}}));
+  REQUIRE(producer.ok());
+  constexpr int kRecords = 40;
+  for (int i = 0; i < kRecords; i++) {
+    ProducerRecord r;
+    r.topic = "held";
+    std::string v = "record-" + std::to_string(i);
+    r.value = v;
+    REQUIRE(SendSync(**producer, r).ok());
+  }
+  auto c = Consumer::Create(broker.Consumer(
+      {{"fetch.max.wait.ms", "50"}, {"max.partition.fetch.bytes", "1"}}));
+  REQUIRE(c.ok());
+  REQUIRE((*c)->Assign({{"held", 0}}).ok());
+  REQUIRE((*c)->Seek({"held", 0}, 0).ok());
+  // Let the fetcher fill the buffer and hold the partition back; from
+  // then on only Poll taking answers lets it fetch again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto got = PollRecords(**c, kRecords, std::chrono::seconds(10));
+  REQUIRE(got.size() == kRecords);
+  for (int i = 0; i < kRecords; i++) {
+    CHECK(got[i].offset == i);
+    CHECK(got[i].value == "record-" + std::to_string(i));
   }
 }
 

@@ -1,11 +1,12 @@
 // Crash and fault cases: what a Log and a LogManager recover to after torn
 // writes, lost unsynced data, bit flips, missing or corrupt indexes, a crash
 // during a roll, and a full disk.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <random>
 #include <thread>
-#include <unistd.h>
 
 #include "log/checkpoint.h"
 #include "log/fault_injection_file_system.h"
@@ -50,8 +51,10 @@ struct CrashFixture {
   }
 };
 
-TEST_CASE("Recovery: unsynced writes lost in a crash are dropped back to the last flush",
-          "[log][recovery]") {
+TEST_CASE(
+    "Recovery: unsynced writes lost in a crash are dropped back to the last "
+    "flush",
+    "[log][recovery]") {
   CrashFixture f;
   RecoveryPoint rp;
   {
@@ -72,6 +75,40 @@ TEST_CASE("Recovery: unsynced writes lost in a crash are dropped back to the las
   // Appends continue at the next offset.
   MustAppend(*log, MakeBatch(1, "after"));
   CHECK(log->log_end_offset() == Offset(201));
+}
+
+TEST_CASE(
+    "Recovery: a flush covers the appends made before it, not those made "
+    "while it waits for the disk",
+    "[log][recovery][flush]") {
+  CrashFixture f;
+  auto log = f.Open({});
+  MustAppend(*log, MakeBatch(3, "before"));
+  f.fs.BlockSyncs();
+  Offset flushed;
+  absl::Status flush_status;
+  std::thread flusher([&] { flush_status = log->Flush(&flushed); });
+  for (int i = 0; i < 2000 && f.fs.blocked_syncs() == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(f.fs.blocked_syncs() > 0);
+  // The flush waits for the disk without the log's lock: appends and
+  // reads go on.
+  MustAppend(*log, MakeBatch(2, "during"));
+  CHECK(ReadAll(*log).size() == 5);
+  f.fs.UnblockSyncs();
+  flusher.join();
+  REQUIRE(flush_status.ok());
+  CHECK(flushed == Offset(3));
+  CHECK(log->recovery_point().offset == Offset(3));
+  CHECK(log->unflushed_bytes() > 0);
+  const RecoveryPoint rp = log->recovery_point();
+  log.reset();
+  REQUIRE(f.fs.DropUnsyncedData().ok());
+  log = f.Open(rp);
+  auto recs = ReadAll(*log);
+  REQUIRE(recs.size() == 3);
+  CHECK(recs.back().value == "before-2");
 }
 
 TEST_CASE("Recovery: a torn tail is truncated to the last whole batch",
@@ -105,8 +142,9 @@ TEST_CASE("Recovery: a torn tail is truncated to the last whole batch",
   CHECK(recs[60].value == "next-0");
 }
 
-TEST_CASE("Recovery: garbage after a torn write never resurfaces after later appends",
-          "[log][recovery]") {
+TEST_CASE(
+    "Recovery: garbage after a torn write never resurfaces after later appends",
+    "[log][recovery]") {
   CrashFixture f;
   std::string big = MakeBatch(20, "big", 200);
   {
@@ -128,8 +166,9 @@ TEST_CASE("Recovery: garbage after a torn write never resurfaces after later app
   CHECK(ReadAll(*log).size() == 3);
 }
 
-TEST_CASE("Recovery: a bit flip in unflushed data cuts the log at the corrupt batch",
-          "[log][recovery]") {
+TEST_CASE(
+    "Recovery: a bit flip in unflushed data cuts the log at the corrupt batch",
+    "[log][recovery]") {
   CrashFixture f;
   std::string batch = MakeBatch(10, "v", 50);
   {
@@ -148,8 +187,9 @@ TEST_CASE("Recovery: a bit flip in unflushed data cuts the log at the corrupt ba
   CHECK(ReadAll(*log).size() == 50);
 }
 
-TEST_CASE("Recovery: a bit flip in flushed data is detected on read and never served",
-          "[log][recovery]") {
+TEST_CASE(
+    "Recovery: a bit flip in flushed data is detected on read and never served",
+    "[log][recovery]") {
   CrashFixture f;
   std::string batch = MakeBatch(10, "v", 50);
   {
@@ -179,7 +219,8 @@ TEST_CASE("Recovery: missing index files are rebuilt", "[log][recovery]") {
   f.config.segment_bytes = 8 << 10;
   {
     auto log = f.Open({});
-    for (int i = 0; i < 40; i++) MustAppend(*log, MakeBatch(10, "v", 50, 1000 * i));
+    for (int i = 0; i < 40; i++)
+      MustAppend(*log, MakeBatch(10, "v", 50, 1000 * i));
     REQUIRE(log->Close().ok());
   }
   auto names = PosixFileSystem()->ListDir(f.dir);
@@ -212,17 +253,21 @@ TEST_CASE("Recovery: corrupt index files are detected and rebuilt",
   f.config.index_interval_bytes = 128;
   {
     auto log = f.Open({});
-    for (int i = 0; i < 30; i++) MustAppend(*log, MakeBatch(10, "v", 50, 1000 * i));
+    for (int i = 0; i < 30; i++)
+      MustAppend(*log, MakeBatch(10, "v", 50, 1000 * i));
     REQUIRE(log->Close().ok());
   }
   std::string idx = f.SegPath(Offset(0), ".index");
   uint64_t size = testing::FileSize(idx);
   REQUIRE(size >= 32);
   // Entries pointing at wrong positions and going backwards.
-  testing::WriteFileBytes(idx, size - 16, std::string("\x00\x00\x00\x07\x00\x00\x00\x03"
-                                                      "\xff\xff\x00\x00\x7f\xff\xff\xff", 16));
+  testing::WriteFileBytes(idx, size - 16,
+                          std::string("\x00\x00\x00\x07\x00\x00\x00\x03"
+                                      "\xff\xff\x00\x00\x7f\xff\xff\xff",
+                                      16));
   std::string tidx = f.SegPath(Offset(0), ".timeindex");
-  std::filesystem::resize_file(tidx, testing::FileSize(tidx) - 5);  // torn entry
+  std::filesystem::resize_file(tidx,
+                               testing::FileSize(tidx) - 5);  // torn entry
   auto log = f.Open({}, /*clean=*/true);
   auto recs = ReadAll(*log);
   REQUIRE(recs.size() == 300);
@@ -273,13 +318,16 @@ TEST_CASE("Recovery: a crash in the middle of a roll recovers every record",
   CHECK(log->log_end_offset() == second_base);
   auto recs = ReadAll(*log);
   REQUIRE(recs.size() == static_cast<size_t>(second_base.value()));
-  for (size_t i = 0; i < recs.size(); i++) REQUIRE(recs[i].offset == static_cast<int64_t>(i));
+  for (size_t i = 0; i < recs.size(); i++)
+    REQUIRE(recs[i].offset == static_cast<int64_t>(i));
   // The old segment was sealed (trimmed) during recovery.
   CHECK(testing::FileSize(old_log) < f.config.segment_bytes);
 }
 
-TEST_CASE("Recovery: a full disk fails appends clearly and the log resumes when space returns",
-          "[log][recovery][enospc]") {
+TEST_CASE(
+    "Recovery: a full disk fails appends clearly and the log resumes when "
+    "space returns",
+    "[log][recovery][enospc]") {
   CrashFixture f;
   auto log = f.Open({});
   MustAppend(*log, MakeBatch(10));
@@ -299,8 +347,10 @@ TEST_CASE("Recovery: a full disk fails appends clearly and the log resumes when 
   CHECK(recs[10].offset == 10);
 }
 
-TEST_CASE("Recovery: a full disk during a roll keeps the active segment and loses nothing",
-          "[log][recovery][enospc]") {
+TEST_CASE(
+    "Recovery: a full disk during a roll keeps the active segment and loses "
+    "nothing",
+    "[log][recovery][enospc]") {
   CrashFixture f;
   f.config.segment_bytes = 4 << 10;
   auto log = f.Open({});
@@ -318,8 +368,9 @@ TEST_CASE("Recovery: a full disk during a roll keeps the active segment and lose
   CHECK(ReadAll(*reopened).size() == 40);
 }
 
-TEST_CASE("Recovery: a failed fsync is reported and does not move the recovery point",
-          "[log][recovery]") {
+TEST_CASE(
+    "Recovery: a failed fsync is reported and does not move the recovery point",
+    "[log][recovery]") {
   CrashFixture f;
   auto log = f.Open({});
   MustAppend(*log, MakeBatch(10));
@@ -366,7 +417,7 @@ TEST_CASE("Recovery: random crashes never lose flushed records nor invent any",
   f.config.index_interval_bytes = 256;
   std::mt19937 rng(20261123);
   RecoveryPoint rp;
-  std::vector<std::string> durable;   // values known flushed, in order
+  std::vector<std::string> durable;  // values known flushed, in order
   for (int round = 0; round < 25; round++) {
     {
       auto log = f.Open(rp);
@@ -389,10 +440,13 @@ TEST_CASE("Recovery: random crashes never lose flushed records nor invent any",
       std::vector<std::string> pending;
       for (int a = 0; a < appends; a++) {
         int n = std::uniform_int_distribution<>(1, 20)(rng);
-        std::string prefix = "r" + std::to_string(round) + "." + std::to_string(a);
-        std::string b = MakeBatch(n, prefix, std::uniform_int_distribution<>(0, 300)(rng));
+        std::string prefix =
+            "r" + std::to_string(round) + "." + std::to_string(a);
+        std::string b =
+            MakeBatch(n, prefix, std::uniform_int_distribution<>(0, 300)(rng));
         if (std::uniform_int_distribution<>(0, 9)(rng) == 0) {
-          f.fs.TearWriteAfter(std::uniform_int_distribution<size_t>(0, b.size())(rng));
+          f.fs.TearWriteAfter(
+              std::uniform_int_distribution<size_t>(0, b.size())(rng));
         }
         auto r = log->Append(Bytes(b));
         if (!r.ok()) break;  // the torn write "crashed the machine"
@@ -427,8 +481,9 @@ LogManagerOptions ManagerOptions(const std::string& dir, FileSystem* fs,
   return o;
 }
 
-TEST_CASE("LogManager: a clean close reopens without scanning and keeps everything",
-          "[log][manager]") {
+TEST_CASE(
+    "LogManager: a clean close reopens without scanning and keeps everything",
+    "[log][manager]") {
   TempDir tmp;
   ManualClock clock;
   auto opts = ManagerOptions(tmp.Sub("data"), PosixFileSystem(), &clock);
@@ -459,8 +514,10 @@ TEST_CASE("LogManager: a clean close reopens without scanning and keeps everythi
   }
 }
 
-TEST_CASE("LogManager: after a crash, recovery starts from the checkpointed recovery points",
-          "[log][manager]") {
+TEST_CASE(
+    "LogManager: after a crash, recovery starts from the checkpointed recovery "
+    "points",
+    "[log][manager]") {
   TempDir tmp;
   ManualClock clock;
   FaultInjectionFileSystem fs(PosixFileSystem());
@@ -534,8 +591,10 @@ TEST_CASE("LogManager: a data directory in use is refused with a clear error",
   CHECK(third.ok());
 }
 
-TEST_CASE("LogManager: partitions persist, deleted ones are gone, bad names are refused",
-          "[log][manager]") {
+TEST_CASE(
+    "LogManager: partitions persist, deleted ones are gone, bad names are "
+    "refused",
+    "[log][manager]") {
   TempDir tmp;
   ManualClock clock;
   auto opts = ManagerOptions(tmp.Sub("data"), PosixFileSystem(), &clock);
@@ -566,8 +625,8 @@ TEST_CASE("LogManager: partitions persist, deleted ones are gone, bad names are 
 TEST_CASE("LogManager: the flusher applies flush.ms in the background",
           "[log][manager]") {
   TempDir tmp;
-  auto opts = ManagerOptions(tmp.Sub("data"), PosixFileSystem(),
-                             SystemClock::Get());
+  auto opts =
+      ManagerOptions(tmp.Sub("data"), PosixFileSystem(), SystemClock::Get());
   opts.default_config.flush_ms = 50;
   opts.flush_check_interval_ms = 10;
   opts.start_flusher = true;

@@ -43,6 +43,25 @@ TEST_CASE("Payload: every record round-trips through Fill and Check",
   }
 }
 
+TEST_CASE("Payload: Next turns record i - 1 into exactly what Fill writes",
+          "[perf]") {
+  for (size_t size : std::initializer_list<size_t>{13, 100}) {
+    PayloadFormat f(size);
+    std::string next(size, '\0'), filled(size, '\0');
+    // Across carries: 9 -> 10, 999 -> 1000, and the last index.
+    for (uint64_t start : std::initializer_list<uint64_t>{
+             0, 995, 99'999'999'990, kMaxRecordIndex - 5}) {
+      f.Fill(start, next.data());
+      for (uint64_t i = start + 1; i <= start + 5; i++) {
+        f.Next(i, next.data());
+        f.Fill(i, filled.data());
+        REQUIRE(next == filled);
+        CHECK(*f.Check(next) == i);
+      }
+    }
+  }
+}
+
 TEST_CASE(
     "Payload: a wrong length, index, separator or filler byte is data "
     "loss",
