@@ -1,5 +1,15 @@
-// Partition: a topic-partition as the broker serves it: its Log plus the
-// long-poll fetches waiting for data to arrive on it. Thread-safe.
+// Partition: a topic-partition as the broker serves it: its Log, the
+// long-poll fetches waiting for data to arrive on it, and its committed
+// watermark with the acks=all produces waiting for it. Thread-safe.
+//
+// The committed watermark is the offset below which every record is
+// committed: what an acks=all Produce is acknowledged against. A produce
+// appends, then parks on WaitForCommit(end of its batches) until whoever
+// drives the watermark moves it past (AdvanceCommitted) or gives up on it
+// (FailAllCommitWaiters). In a cluster the partition's leader drives it to
+// the high watermark, the smallest log end offset of the in-sync replicas
+// (broker/replica_manager.h), so committed means held by every in-sync
+// replica; on a change of leadership it is reset (ResetCommitted).
 #ifndef FJORD_BROKER_PARTITION_H_
 #define FJORD_BROKER_PARTITION_H_
 
@@ -7,6 +17,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "log/log.h"
 #include "log/types.h"
@@ -19,6 +30,15 @@ class FetchWaiter {
  public:
   virtual ~FetchWaiter() = default;
   virtual void Wake() = 0;
+};
+
+// Something parked until the committed watermark reaches its target (an
+// acks=all Produce). Done() is called exactly once, from any thread, with
+// OK once the target is committed or the reason it will not be.
+class CommitWaiter {
+ public:
+  virtual ~CommitWaiter() = default;
+  virtual void Done(const absl::Status& status) = 0;
 };
 
 class Partition {
@@ -52,11 +72,84 @@ class Partition {
     }
   }
 
+  // ------------------------------------------------- committed watermark
+
+  Offset committed_offset() const {
+    absl::MutexLock l(&mu_);
+    return committed_;
+  }
+  // Calls w->Done(OK) now, on this thread, if the watermark is at or past
+  // `target` and returns false; otherwise parks `w` and returns true.
+  bool WaitForCommit(Offset target, std::shared_ptr<CommitWaiter> w) {
+    {
+      absl::MutexLock l(&mu_);
+      if (target > committed_) {
+        commit_waiters_.push_back({target, std::move(w)});
+        return true;
+      }
+    }
+    w->Done(absl::OkStatus());
+    return false;
+  }
+  // The watermark is now `offset` (it never moves back: a lower value is
+  // ignored). Wakes, with OK, every waiter whose target it reaches.
+  void AdvanceCommitted(Offset offset) {
+    std::vector<std::shared_ptr<CommitWaiter>> done;
+    {
+      absl::MutexLock l(&mu_);
+      if (offset <= committed_) return;
+      committed_ = offset;
+      TakeWaitersLocked(offset, &done);
+    }
+    for (auto& w : done) w->Done(absl::OkStatus());
+  }
+  // Fails every parked waiter with `why` (the partition is being deleted,
+  // or this broker stopped leading it).
+  void FailAllCommitWaiters(const absl::Status& why) {
+    std::vector<std::shared_ptr<CommitWaiter>> failed;
+    {
+      absl::MutexLock l(&mu_);
+      for (auto& [target, w] : commit_waiters_) failed.push_back(std::move(w));
+      commit_waiters_.clear();
+    }
+    for (auto& w : failed) w->Done(why);
+  }
+  // A new term of leadership: fails every parked waiter with `why` and
+  // sets the watermark to `offset`, backwards too (a follower that
+  // truncated may lead with a lower one).
+  void ResetCommitted(Offset offset, const absl::Status& why) {
+    FailAllCommitWaiters(why);
+    absl::MutexLock l(&mu_);
+    committed_ = offset;
+  }
+  size_t commit_waiter_count() const {
+    absl::MutexLock l(&mu_);
+    return commit_waiters_.size();
+  }
+
  private:
+  struct ParkedCommit {
+    Offset target;
+    std::shared_ptr<CommitWaiter> waiter;
+  };
+  void TakeWaitersLocked(Offset up_to,
+                         std::vector<std::shared_ptr<CommitWaiter>>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::erase_if(commit_waiters_, [&](ParkedCommit& p) {
+      if (p.target > up_to) return false;
+      out->push_back(std::move(p.waiter));
+      return true;
+    });
+  }
+
   const TopicPartition tp_;
   const std::shared_ptr<log::Log> log_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::vector<std::weak_ptr<FetchWaiter>> waiters_ ABSL_GUARDED_BY(mu_);
+  Offset committed_ ABSL_GUARDED_BY(mu_){0};
+  // Few (one per acks=all request in flight on the partition): a scan is
+  // cheaper than keeping them ordered.
+  std::vector<ParkedCommit> commit_waiters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fjord::broker

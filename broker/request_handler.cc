@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "broker/kafka/errors.h"
+#include "broker/replica_manager.h"
 #include "log/file_names.h"
 #include "log/producer_error.h"
 #include "log/record_batch.h"
@@ -38,6 +39,58 @@ class TimerWaiter final : public FetchWaiter,
  private:
   asio::steady_timer timer_;
   std::atomic<bool> woken_{false};
+};
+
+// An acks=all Produce waiting for its partitions' commits: one
+// CommitWaiter per partition reports here; the request's coroutine waits
+// on a timer of its strand, which the last report cancels (posted to the
+// strand, so a report that races with the wait is never lost: the count
+// is checked before waiting).
+class ProduceCommit final : public std::enable_shared_from_this<ProduceCommit> {
+ public:
+  ProduceCommit(asio::any_io_executor ex, size_t partitions)
+      : timer_(ex), statuses_(partitions), remaining_(partitions) {}
+
+  void Done(size_t slot, const absl::Status& s) {
+    {
+      absl::MutexLock l(&mu_);
+      if (finished_) return;  // the request timed out meanwhile
+      statuses_[slot] = s;
+      if (--remaining_ > 0) return;
+    }
+    asio::post(timer_.get_executor(),
+               [self = shared_from_this()] { self->timer_.cancel(); });
+  }
+  bool all_done() {
+    absl::MutexLock l(&mu_);
+    return remaining_ == 0;
+  }
+  // Ends the wait: reports arriving later are dropped. The statuses, with
+  // nullopt for partitions not committed yet.
+  std::vector<std::optional<absl::Status>> Finish() {
+    absl::MutexLock l(&mu_);
+    finished_ = true;
+    return statuses_;
+  }
+  asio::steady_timer& timer() { return timer_; }
+
+ private:
+  asio::steady_timer timer_;
+  absl::Mutex mu_;
+  std::vector<std::optional<absl::Status>> statuses_ ABSL_GUARDED_BY(mu_);
+  size_t remaining_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class PartitionCommitWaiter final : public CommitWaiter {
+ public:
+  PartitionCommitWaiter(std::shared_ptr<ProduceCommit> request, size_t slot)
+      : request_(std::move(request)), slot_(slot) {}
+  void Done(const absl::Status& s) override { request_->Done(slot_, s); }
+
+ private:
+  const std::shared_ptr<ProduceCommit> request_;
+  const size_t slot_;
 };
 
 }  // namespace
@@ -93,7 +146,7 @@ asio::awaitable<absl::StatusOr<HandledRequest>> RequestHandler::Handle(
   bool no_response = false;
   switch (h.api_key) {
     case kafka::kProduce:
-      out.response = HandleProduce(h, r, &no_response);
+      out.response = co_await HandleProduce(h, r, &no_response);
       break;
     case kafka::kFetch:
       out.response = co_await HandleFetch(h, r);
@@ -124,6 +177,9 @@ asio::awaitable<absl::StatusOr<HandledRequest>> RequestHandler::Handle(
       break;
     case kafka::kFindCoordinator:
       out.response = HandleFindCoordinator(h, r);
+      break;
+    case kafka::kOffsetForLeaderEpoch:
+      out.response = HandleOffsetForLeaderEpoch(h, r);
       break;
   }
   if (metrics_ != nullptr) {
@@ -165,15 +221,23 @@ std::optional<TopicInfo> RequestHandler::FindOrCreateTopic(
 
 // ----------------------------------------------------------------- Produce
 
-RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
-                                                    Reader& r,
-                                                    bool* no_response) {
+asio::awaitable<RequestHandler::Frame> RequestHandler::HandleProduce(
+    const RequestHeader& h, Reader& r, bool* no_response) {
   kafka::ProduceRequest req;
-  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  if (!kafka::Decode(r, h.api_version, &req)) co_return nullptr;
   kafka::ProduceResponse resp;
   const bool valid_acks = req.acks == 0 || req.acks == 1 || req.acks == -1;
   // Per partition, in request order: answered as an idempotent retry.
   std::vector<bool> duplicates;
+  // acks=all in a cluster: the appended partitions, each to be committed
+  // (held by its in-sync replicas) up to the end of its batches.
+  struct Pending {
+    size_t topic, index;  // resp.topics[topic].partitions[index]
+    std::shared_ptr<Partition> partition;
+    Offset target;
+    int32_t min_insync;
+  };
+  std::vector<Pending> pending;
   for (auto& t : req.topics) {
     auto& rt = resp.topics.emplace_back();
     rt.name = std::string(t.name);
@@ -194,8 +258,15 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
       }
       auto partition = topics_->GetPartition(t.name, p.index);
       if (partition == nullptr) {
-        rp.error = kafka::kUnknownTopicOrPartition;
+        rp.error = replicas_ != nullptr
+                       ? ClusterPartitionError(t.name, p.index)
+                       : int16_t{kafka::kUnknownTopicOrPartition};
         continue;
+      }
+      if (replicas_ != nullptr) {
+        rp.error = replicas_->CheckProduce(partition->tp(), req.acks,
+                                           topic->config.min_insync_replicas);
+        if (rp.error != kafka::kNone) continue;
       }
       if (!p.records || p.records->empty()) {
         rp.error = kafka::kCorruptMessage;
@@ -230,6 +301,13 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
       auto appended = log.Append(*p.records);
       if (!appended.ok()) {
         rp.error = ErrorFromStatus(appended.status());
+        // Leadership moved between the check and the append.
+        if (replicas_ != nullptr &&
+            absl::IsFailedPrecondition(appended.status()) &&
+            !log::GetProducerError(appended.status())) {
+          rp.error = kafka::kNotLeaderOrFollower;
+          continue;
+        }
         const auto producer_error = log::GetProducerError(appended.status());
         if (producer_error == log::ProducerError::kDuplicateSequence) {
           spdlog::debug("produce to {}: {}", partition->tp().ToString(),
@@ -247,7 +325,10 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
       // original's offsets (and, for acks=all, made durable: the original
       // may not have been yet).
       duplicates.back() = appended->duplicate;
-      if (req.acks == -1) {
+      if (replicas_ != nullptr) {
+        // acks=all in a cluster: once the in-sync replicas have it (below).
+        replicas_->Appended(*partition);
+      } else if (req.acks == -1) {
         // acks=all on a single node: appended and flushed.
         absl::Status flushed = log.Flush();
         if (!flushed.ok()) {
@@ -260,6 +341,50 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
       if (!appended->duplicate) partition->NotifyAppend();
       rp.base_offset = appended->first_offset.value();
       rp.log_start_offset = log.log_start_offset().value();
+      if (replicas_ != nullptr && req.acks == -1) {
+        pending.push_back({resp.topics.size() - 1, rt.partitions.size() - 1,
+                           partition, appended->last_offset + 1,
+                           topic->config.min_insync_replicas});
+      }
+    }
+  }
+  if (!pending.empty()) {
+    // acks=all in a cluster: park until every partition's committed
+    // watermark (its high watermark) covers its batches.
+    auto commit = std::make_shared<ProduceCommit>(
+        co_await asio::this_coro::executor, pending.size());
+    for (size_t i = 0; i < pending.size(); i++) {
+      pending[i].partition->WaitForCommit(
+          pending[i].target,
+          std::make_shared<PartitionCommitWaiter>(commit, i));
+    }
+    const auto deadline =
+        std::chrono::steady_clock::now() +
+        std::chrono::milliseconds(std::max(0, req.timeout_ms));
+    while (!commit->all_done() && std::chrono::steady_clock::now() < deadline) {
+      commit->timer().expires_at(deadline);
+      std::error_code ec;
+      co_await commit->timer().async_wait(
+          asio::redirect_error(asio::use_awaitable, ec));
+    }
+    auto statuses = commit->Finish();
+    for (size_t i = 0; i < pending.size(); i++) {
+      const Pending& w = pending[i];
+      kafka::ProduceResponse::Partition& rp =
+          resp.topics[w.topic].partitions[w.index];
+      if (!statuses[i].has_value()) {
+        rp.error = kafka::kRequestTimedOut;
+      } else if (!statuses[i]->ok()) {
+        // Leadership moved (or the broker is stopping): the batch may or
+        // may not survive; the client retries.
+        rp.error = kafka::kNotLeaderOrFollower;
+      } else {
+        rp.error = replicas_->CheckCommitted(w.partition->tp(), w.min_insync);
+        if (rp.error == kafka::kNone) continue;
+      }
+      // Not acknowledged: the offsets are not the client's to rely on.
+      rp.base_offset = -1;
+      rp.log_start_offset = -1;
     }
   }
   if (metrics_ != nullptr) {
@@ -281,11 +406,11 @@ RequestHandler::Frame RequestHandler::HandleProduce(const RequestHeader& h,
   }
   if (req.acks == 0) {
     *no_response = true;
-    return nullptr;
+    co_return nullptr;
   }
   auto f = std::make_unique<ResponseFrame>(h.correlation_id);
   kafka::Encode(*f, h.api_version, resp);
-  return f;
+  co_return f;
 }
 
 // ------------------------------------------------------------------- Fetch
@@ -313,19 +438,44 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleFetch(
         rp.index = p.index;
         auto partition = topics_->GetPartition(t.name, p.index);
         if (partition == nullptr) {
-          rp.error = kafka::kUnknownTopicOrPartition;
+          rp.error = replicas_ != nullptr
+                         ? ClusterPartitionError(t.name, p.index)
+                         : int16_t{kafka::kUnknownTopicOrPartition};
           any_error = true;
           continue;
         }
-        partition->AddWaiter(waiter);
         log::Log& log = partition->log();
+        // In a cluster: consumers read from the leader only, up to the
+        // high watermark; a follower (replica_id >= 0) reads to the log
+        // end, and its fetch offset tells the leader how far it has got.
+        std::optional<Offset> max_offset;
+        if (replicas_ != nullptr) {
+          ReplicaManager::ReadAccess access =
+              req.replica_id >= 0
+                  ? replicas_->FollowerFetch(*partition, req.replica_id,
+                                             p.current_leader_epoch,
+                                             p.fetch_offset)
+                  : replicas_->CheckRead(partition->tp(),
+                                         p.current_leader_epoch);
+          if (access.error != kafka::kNone &&
+              access.error != kafka::kOffsetOutOfRange) {
+            rp.error = access.error;
+            any_error = true;
+            continue;
+          }
+          if (req.replica_id < 0) max_offset = access.high_watermark;
+          rp.high_watermark = access.high_watermark.value();
+        }
+        partition->AddWaiter(waiter);
         // After the first partition fills the budget the rest get nothing
         // (but their offsets), as Kafka does.
         size_t limit = static_cast<size_t>(
             std::max<int64_t>(0, std::min<int64_t>(p.max_bytes, budget)));
-        auto read =
-            log.Read(Offset(p.fetch_offset), std::max<size_t>(limit, 1));
-        rp.high_watermark = log.log_end_offset().value();
+        auto read = log.Read(Offset(p.fetch_offset), std::max<size_t>(limit, 1),
+                             max_offset);
+        if (replicas_ == nullptr) {
+          rp.high_watermark = log.log_end_offset().value();
+        }
         rp.log_start_offset = log.log_start_offset().value();
         if (!read.ok()) {
           rp.error = ErrorFromStatus(read.status());
@@ -336,7 +486,9 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleFetch(
           }
           continue;
         }
-        rp.high_watermark = read->log_end_offset.value();
+        if (replicas_ == nullptr) {
+          rp.high_watermark = read->log_end_offset.value();
+        }
         rp.log_start_offset = read->log_start_offset.value();
         if (limit == 0 && total > 0) continue;  // over the response budget
         rp.records = read->bytes;
@@ -387,21 +539,35 @@ RequestHandler::Frame RequestHandler::HandleListOffsets(const RequestHeader& h,
       rp.index = p.index;
       auto partition = topics_->GetPartition(t.name, p.index);
       if (partition == nullptr) {
-        rp.error = kafka::kUnknownTopicOrPartition;
+        rp.error = replicas_ != nullptr
+                       ? ClusterPartitionError(t.name, p.index)
+                       : int16_t{kafka::kUnknownTopicOrPartition};
         continue;
       }
       log::Log& log = partition->log();
+      // In a cluster only the leader answers, and "latest" is the high
+      // watermark: what a consumer can read.
+      std::optional<Offset> end;
+      if (replicas_ != nullptr) {
+        ReplicaManager::ReadAccess access =
+            replicas_->CheckRead(partition->tp(), -1);
+        if (access.error != kafka::kNone) {
+          rp.error = access.error;
+          continue;
+        }
+        end = access.high_watermark;
+      }
       if (p.timestamp == -2) {
         rp.offset = log.log_start_offset().value();
       } else if (p.timestamp == -1) {
-        rp.offset = log.log_end_offset().value();
+        rp.offset = end.value_or(log.log_end_offset()).value();
       } else if (p.timestamp < 0) {
         rp.error = kafka::kInvalidRequest;
       } else {
         auto found = log.FindOffsetByTimestamp(p.timestamp);
         if (!found.ok()) {
           rp.error = ErrorFromStatus(found.status());
-        } else if (found->has_value()) {
+        } else if (found->has_value() && (!end || (*found)->first < *end)) {
           rp.offset = (*found)->first.value();
           rp.timestamp = (*found)->second;
         }
@@ -545,6 +711,45 @@ RequestHandler::Frame RequestHandler::HandleFindCoordinator(
     resp.node_id = config_->node_id;
     resp.host = advertised.host;
     resp.port = advertised.port;
+  }
+  auto f = std::make_unique<ResponseFrame>(h.correlation_id);
+  kafka::Encode(*f, h.api_version, resp);
+  return f;
+}
+
+// --------------------------------------------------- OffsetForLeaderEpoch
+
+RequestHandler::Frame RequestHandler::HandleOffsetForLeaderEpoch(
+    const RequestHeader& h, Reader& r) {
+  kafka::OffsetForLeaderEpochRequest req;
+  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  kafka::OffsetForLeaderEpochResponse resp;
+  for (const auto& t : req.topics) {
+    auto& rt = resp.topics.emplace_back();
+    rt.name = std::string(t.name);
+    for (const auto& p : t.partitions) {
+      auto partition = topics_->GetPartition(t.name, p.index);
+      if (partition == nullptr) {
+        auto& rp = rt.partitions.emplace_back();
+        rp.index = p.index;
+        rp.error = replicas_ != nullptr
+                       ? ClusterPartitionError(t.name, p.index)
+                       : int16_t{kafka::kUnknownTopicOrPartition};
+        continue;
+      }
+      if (replicas_ != nullptr) {
+        rt.partitions.push_back(replicas_->EndOffsetForEpoch(
+            partition->tp(), p.current_leader_epoch, p.leader_epoch));
+        continue;
+      }
+      // A single node leads everything; its history may well be empty.
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p.index;
+      const log::EpochEndOffset end =
+          partition->log().EndOffsetForEpoch(LeaderEpoch(p.leader_epoch));
+      rp.leader_epoch = end.epoch.value();
+      rp.end_offset = end.end_offset.value();
+    }
   }
   auto f = std::make_unique<ResponseFrame>(h.correlation_id);
   kafka::Encode(*f, h.api_version, resp);
