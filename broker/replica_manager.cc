@@ -255,7 +255,6 @@ void ReplicaManager::Run() {
 }
 
 void ReplicaManager::Apply(const cluster::ClusterSnapshot& s) {
-  const bool serving = cluster_->serving();
   std::set<TopicPartition> present;
   std::vector<std::shared_ptr<Replica>> gone;
   for (const auto& [name, t] : s.topics) {
@@ -286,7 +285,7 @@ void ReplicaManager::Apply(const cluster::ClusterSnapshot& s) {
           continue;
         }
       }
-      ApplyPartition(r, p, serving);
+      ApplyPartition(r, p);
     }
   }
   {
@@ -308,8 +307,7 @@ void ReplicaManager::Apply(const cluster::ClusterSnapshot& s) {
 }
 
 void ReplicaManager::ApplyPartition(const std::shared_ptr<Replica>& rp,
-                                    const cluster::PartitionState& p,
-                                    bool serving) {
+                                    const cluster::PartitionState& p) {
   Replica& r = *rp;
   absl::MutexLock l(&r.mu);
   const LeaderEpoch epoch(p.leader_epoch);
@@ -329,7 +327,6 @@ void ReplicaManager::ApplyPartition(const std::shared_ptr<Replica>& rp,
     AdvanceHighWatermark(r, r.partition->log().log_end_offset());
     return;
   }
-  (void)serving;
   if (p.leader == cluster::kNoLeader) {
     if (r.role == Role::kNoLeader && r.epoch == epoch) return;
     StepDown(r);

@@ -142,7 +142,7 @@ class ReplicaManager {
   void Run();
   void Apply(const cluster::ClusterSnapshot& s);
   void ApplyPartition(const std::shared_ptr<Replica>& r,
-                      const cluster::PartitionState& p, bool serving);
+                      const cluster::PartitionState& p);
   void BecomeLeader(Replica& r, const cluster::PartitionState& p)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(r.mu);
   void BecomeFollower(Replica& r, const cluster::PartitionState& p)
