@@ -105,7 +105,7 @@ grep -q "Not enough in-sync replicas" "$dir/ner.err" ||
 # acks=1 still works.
 echo y | K -P -t r -p 1 -X acks=1 || fail "acks=1 with one replica"
 
-step "broker 2 returns: it truncates to the new leader's history, catches up, rejoins the isr"
+step "broker 2 returns: it compares its epoch history with the new leader (OffsetForLeaderEpoch), catches up, rejoins the isr"
 cluster restart 2 "$dir" > /dev/null 2>&1 || fail "restart 2"
 wait_until 30 sh -c "timeout 10 etcdctl --endpoints=$(etcd_ep) get /fjord/fjord-local/topics/r --print-value-only | grep -q '\"partition\":1,[^}]*\"isr\":\[[0-9,]*2'" ||
   fail "broker 2 did not rejoin the isr: $(topic_json r)"
