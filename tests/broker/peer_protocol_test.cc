@@ -13,8 +13,9 @@ namespace fjord::broker::kafka {
 namespace {
 
 // The body of a request frame after its header, decoded as the server does.
+// The decoded strings are views into `frame`, which must outlive them.
 template <typename Req>
-Req ServerDecode(std::string frame, int16_t version, RequestHeader* h) {
+Req ServerDecode(std::string& frame, int16_t version, RequestHeader* h) {
   std::span<uint8_t> bytes(reinterpret_cast<uint8_t*>(frame.data()),
                            frame.size());
   REQUIRE(static_cast<int32_t>(frame.size() - 4) ==
@@ -46,9 +47,9 @@ TEST_CASE("Peer protocol: a replica fetch carries its node id and epochs",
   req.topics.push_back({"orders", {}});
   req.topics[0].partitions.push_back({2, 7, 1234, 100, 65536});
   RequestHeader h;
-  FetchRequest got = ServerDecode<FetchRequest>(
-      EncodeRequest(kReplicaFetchVersion, 42, "fjord", req),
-      kReplicaFetchVersion, &h);
+  std::string frame = EncodeRequest(kReplicaFetchVersion, 42, "fjord", req);
+  FetchRequest got =
+      ServerDecode<FetchRequest>(frame, kReplicaFetchVersion, &h);
   CHECK(h.api_key == kFetch);
   CHECK(h.api_version == kReplicaFetchVersion);
   CHECK(h.correlation_id == 42);
@@ -105,8 +106,8 @@ TEST_CASE("Peer protocol: OffsetForLeaderEpoch in every advertised version",
     req.replica_id = 2;
     req.topics.push_back({"t", {{0, 5, 4}, {1, 5, 3}}});
     RequestHeader h;
-    auto got = ServerDecode<OffsetForLeaderEpochRequest>(
-        EncodeRequest(v, 1, "x", req), v, &h);
+    std::string frame = EncodeRequest(v, 1, "x", req);
+    auto got = ServerDecode<OffsetForLeaderEpochRequest>(frame, v, &h);
     CHECK(h.api_key == kOffsetForLeaderEpoch);
     CHECK(got.replica_id == (v >= 3 ? 2 : -2));
     REQUIRE(got.topics.size() == 1);
