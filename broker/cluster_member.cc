@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "broker/cluster/producer_id_blocks.h"
 #include "broker/cluster/topic_requests.h"
 #include "log/status_macros.h"
@@ -188,6 +189,56 @@ absl::StatusOr<std::pair<int64_t, int64_t>> ClusterMember::ReserveProducerIds(
   return std::make_pair(block.first, block.end);
 }
 
+absl::StatusOr<int64_t> ClusterMember::AlterIsr(const TopicPartition& tp,
+                                                int32_t leader_epoch,
+                                                std::vector<int32_t> isr) {
+  auto snap = cache_->Snapshot();
+  const cluster::TopicState* t = snap->topic(tp.topic);
+  const cluster::PartitionState* p = snap->partition(tp.topic, tp.partition);
+  if (t == nullptr || p == nullptr) {
+    return absl::NotFoundError(
+        absl::StrFormat("no partition %s in the cluster", tp.ToString()));
+  }
+  if (p->leader != node_id_ || p->leader_epoch != leader_epoch) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: led by %d at epoch %d, not by this broker (%d) at epoch %d",
+        tp.ToString(), p->leader, p->leader_epoch, node_id_, leader_epoch));
+  }
+  const int64_t lease = serving() ? session_->lease_id() : 0;
+  if (lease == 0) {
+    return absl::UnavailableError(
+        "this broker is not registered in etcd (its session is lost)");
+  }
+  cluster::TopicState next = *t;
+  next.partitions[tp.partition].isr = std::move(isr);
+  if (absl::Status v =
+          cluster::ValidatePartition(next.partitions[tp.partition]);
+      !v.ok()) {
+    return v;
+  }
+  // Guarded as the controller's writes are: by the topic as it was seen
+  // (a decision on a stale snapshot fails) and by this broker's own
+  // registration still being under its lease (a broker etcd already
+  // declared dead cannot change an isr).
+  const std::string key = keys_.topic(tp.topic);
+  auto txn =
+      etcd_->Txn({cluster::Compare::ModRevision(key, t->mod_revision),
+                  {keys_.broker(node_id_),
+                   cluster::Compare::Target::kLease,
+                   cluster::Compare::Result::kEqual,
+                   lease,
+                   {}}},
+                 {cluster::Op::Put(key, cluster::EncodeTopic(next))}, {});
+  if (!txn.ok()) return txn.status();
+  if (!txn->succeeded) {
+    return absl::AbortedError(absl::StrFormat(
+        "%s: the topic changed since revision %d (or this broker's "
+        "registration did)",
+        tp.ToString(), t->mod_revision));
+  }
+  return txn->revision;
+}
+
 void ClusterMember::RunJobs() {
   for (;;) {
     std::function<void()> job;
@@ -223,12 +274,14 @@ void ClusterMember::RunReplicaSync() {
 
 void ClusterMember::SyncLocalTopics(const cluster::ClusterSnapshot& s) {
   for (const auto& [name, t] : s.topics) {
-    bool here = false;
+    std::set<int32_t> here;
     for (const auto& p : t->partitions) {
-      here |= std::find(p.replicas.begin(), p.replicas.end(), node_id_) !=
-              p.replicas.end();
+      if (std::find(p.replicas.begin(), p.replicas.end(), node_id_) !=
+          p.replicas.end()) {
+        here.insert(p.partition);
+      }
     }
-    if (!here) continue;
+    if (here.empty()) continue;
     seen_topics_.insert(name);
     auto local = topics_->Get(name);
     if (local) {
@@ -240,11 +293,15 @@ void ClusterMember::SyncLocalTopics(const cluster::ClusterSnapshot& s) {
       }
       continue;
     }
-    auto created = topics_->Create(
-        name, static_cast<int32_t>(t->partitions.size()), t->configs, false);
+    // Logs only for the partitions with a replica here.
+    auto created =
+        topics_->Create(name, static_cast<int32_t>(t->partitions.size()),
+                        t->configs, false, here);
     if (created.ok()) {
-      spdlog::info("cluster topic {}: created its {} local partition logs",
-                   name, t->partitions.size());
+      spdlog::info(
+          "cluster topic {}: created the logs of its partitions "
+          "[{}] here",
+          name, absl::StrJoin(here, ","));
     } else if (!absl::IsAlreadyExists(created.status())) {
       spdlog::error("cluster topic {}: cannot create its local logs: {}", name,
                     created.status().message());

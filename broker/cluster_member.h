@@ -82,6 +82,18 @@ class ClusterMember {
   // A block [first, end) of producer ids no other broker gets.
   absl::StatusOr<std::pair<int64_t, int64_t>> ReserveProducerIds(int64_t size);
 
+  // The leader's isr change (Kafka's AlterPartition, written directly):
+  // sets the isr of `tp` in etcd, provided this broker leads it at
+  // `leader_epoch` in the current snapshot, guarded by the topic's mod
+  // revision and by this broker's registration holding its lease.
+  // kFailedPrecondition if it does not lead it (at that epoch), kAborted if
+  // the guard failed (the topic changed: retry on a newer snapshot),
+  // kUnavailable if etcd cannot be reached or the session is lost.
+  // Returns the etcd revision of the write. Blocking (an etcd transaction).
+  absl::StatusOr<int64_t> AlterIsr(const TopicPartition& tp,
+                                   int32_t leader_epoch,
+                                   std::vector<int32_t> isr);
+
   cluster::MetadataCache* metadata() { return cache_.get(); }
 
  private:

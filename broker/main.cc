@@ -18,6 +18,7 @@
 #include "broker/metrics.h"
 #include "broker/metrics_http.h"
 #include "broker/producer_ids.h"
+#include "broker/replica_manager.h"
 #include "broker/request_handler.h"
 #include "broker/topic_manager.h"
 #include "log/log_manager.h"
@@ -149,6 +150,17 @@ int main(int argc, char** argv) {
   if (cluster) handler.SetCluster(cluster.get());
 
   asio::io_context io;
+  // Cluster mode: replication (leaders, followers, isr, high watermarks).
+  std::unique_ptr<fjord::broker::ReplicaManager> replicas;
+  if (cluster) {
+    fjord::broker::ReplicaManagerOptions ro;
+    ro.node_id = config.node_id;
+    ro.min_insync_replicas = config.cluster.min_insync_replicas;
+    ro.replica_lag_time_max_ms = config.cluster.replica_lag_time_max_ms;
+    replicas = std::make_unique<fjord::broker::ReplicaManager>(
+        io, topics->get(), cluster.get(), ro);
+    handler.SetReplication(replicas.get());
+  }
   fjord::broker::KafkaServer server(io, config, &handler, &metrics);
   if (absl::Status s = server.Start(); !s.ok()) return Fail(s.message());
   // With port 0 the kernel picked one: that is the one to advertise.
@@ -192,6 +204,8 @@ int main(int argc, char** argv) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   auto shutdown = [&] {
     signals.cancel();
+    // Fetchers end (so the io_context can), parked acks=all are answered.
+    if (replicas) replicas->Stop();
     handler.Shutdown();
     server.Stop();
     grpc.Stop();  // before the logs close below
@@ -215,6 +229,7 @@ int main(int argc, char** argv) {
       shutdown();
       return Fail(absl::StrFormat("cluster mode: %s", s.message()));
     }
+    replicas->Start();
     spdlog::info(
         "fjord-broker {} joined cluster {} (etcd {}) advertising kafka {} "
         "and grpc {}",

@@ -10,14 +10,13 @@
 //
 // Who moves it, and to where, is the driver's policy, not the
 // partition's:
-//  - single node (today): the GroupCommitter (broker/group_commit.h)
+//  - single node: the GroupCommitter (broker/group_commit.h)
 //    flushes the log and advances the watermark to the flushed offset, so
 //    committed means durable on this node's disk;
-//  - replication (issue 10): the leader advances it to the high
-//    watermark, the smallest log end offset of the in-sync replicas (as
-//    their fetches report it), so committed means held by every in-sync
-//    replica. The Produce path, the waiters and their failure handling
-//    stay as they are; only the driver changes.
+//  - in a cluster, the partition's leader (broker/replica_manager.h)
+//    advances it to the high watermark, the smallest log end offset of
+//    the in-sync replicas, so committed means held by every in-sync
+//    replica; on a change of leadership it is reset (ResetCommitted).
 #ifndef FJORD_BROKER_PARTITION_H_
 #define FJORD_BROKER_PARTITION_H_
 
@@ -105,7 +104,7 @@ class Partition {
   }
   // Calls w->Done(OK) now, on this thread, if the watermark is at or past
   // `target` and returns false; otherwise parks `w` and returns true: the
-  // caller then asks its CommitDriver to RequestCommit.
+  // caller then asks its CommitDriver to RequestCommit (single node).
   bool WaitForCommit(Offset target, std::shared_ptr<CommitWaiter> w) {
     {
       absl::MutexLock l(&mu_);
@@ -143,7 +142,8 @@ class Partition {
     for (auto& w : failed) w->Done(why);
     return remain;
   }
-  // Fails every parked waiter (the partition is being deleted).
+  // Fails every parked waiter with `why` (the partition is being deleted,
+  // or this broker stopped leading it).
   void FailAllCommitWaiters(const absl::Status& why) {
     std::vector<std::shared_ptr<CommitWaiter>> failed;
     {
@@ -152,6 +152,14 @@ class Partition {
       commit_waiters_.clear();
     }
     for (auto& w : failed) w->Done(why);
+  }
+  // A new term of leadership: fails every parked waiter with `why` and
+  // sets the watermark to `offset`, backwards too (a follower that
+  // truncated may lead with a lower one).
+  void ResetCommitted(Offset offset, const absl::Status& why) {
+    FailAllCommitWaiters(why);
+    absl::MutexLock l(&mu_);
+    committed_ = offset;
   }
   size_t commit_waiter_count() const {
     absl::MutexLock l(&mu_);

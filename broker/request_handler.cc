@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "broker/group_commit.h"
 #include "broker/kafka/errors.h"
+#include "broker/replica_manager.h"
 #include "log/file_names.h"
 #include "log/producer_error.h"
 #include "log/record_batch.h"
@@ -183,6 +184,9 @@ asio::awaitable<absl::StatusOr<HandledRequest>> RequestHandler::Handle(
     case kafka::kFindCoordinator:
       out.response = HandleFindCoordinator(h, r);
       break;
+    case kafka::kOffsetForLeaderEpoch:
+      out.response = HandleOffsetForLeaderEpoch(h, r);
+      break;
   }
   if (metrics_ != nullptr) {
     metrics_->RecordRequest(h.api_key,
@@ -232,11 +236,13 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleProduce(
   // Per partition, in request order: answered as an idempotent retry.
   std::vector<bool> duplicates;
   // acks=all: the appended partitions, each to be committed up to the end
-  // of its batches before the answer.
+  // of its batches before the answer (single node: flushed; in a cluster:
+  // held by its in-sync replicas).
   struct Pending {
     size_t topic, index;  // resp.topics[topic].partitions[index]
     std::shared_ptr<Partition> partition;
     Offset target;
+    int32_t min_insync;
   };
   std::vector<Pending> pending;
   for (auto& t : req.topics) {
@@ -259,8 +265,15 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleProduce(
       }
       auto partition = topics_->GetPartition(t.name, p.index);
       if (partition == nullptr) {
-        rp.error = kafka::kUnknownTopicOrPartition;
+        rp.error = replicas_ != nullptr
+                       ? ClusterPartitionError(t.name, p.index)
+                       : int16_t{kafka::kUnknownTopicOrPartition};
         continue;
+      }
+      if (replicas_ != nullptr) {
+        rp.error = replicas_->CheckProduce(partition->tp(), req.acks,
+                                           topic->config.min_insync_replicas);
+        if (rp.error != kafka::kNone) continue;
       }
       if (!p.records || p.records->empty()) {
         rp.error = kafka::kCorruptMessage;
@@ -295,6 +308,13 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleProduce(
       auto appended = log.Append(*p.records);
       if (!appended.ok()) {
         rp.error = ErrorFromStatus(appended.status());
+        // Leadership moved between the check and the append.
+        if (replicas_ != nullptr &&
+            absl::IsFailedPrecondition(appended.status()) &&
+            !log::GetProducerError(appended.status())) {
+          rp.error = kafka::kNotLeaderOrFollower;
+          continue;
+        }
         const auto producer_error = log::GetProducerError(appended.status());
         if (producer_error == log::ProducerError::kDuplicateSequence) {
           spdlog::debug("produce to {}: {}", partition->tp().ToString(),
@@ -312,25 +332,32 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleProduce(
       // original's offsets (and, for acks=all, once those are committed:
       // the original may not have been yet).
       duplicates.back() = appended->duplicate;
+      if (replicas_ != nullptr) {
+        // In a cluster the followers fetch it; acks=all waits below.
+        replicas_->Appended(*partition);
+      }
       if (!appended->duplicate) partition->NotifyAppend();
       rp.base_offset = appended->first_offset.value();
       rp.log_start_offset = log.log_start_offset().value();
       if (req.acks == -1) {
         pending.push_back({resp.topics.size() - 1, rt.partitions.size() - 1,
-                           partition, appended->last_offset + 1});
+                           partition, appended->last_offset + 1,
+                           topic->config.min_insync_replicas});
       }
     }
   }
   if (!pending.empty()) {
-    // acks=all: park until every partition's watermark covers its batches
-    // (single node: flushed by the GroupCommitter, one fsync shared by
-    // every request waiting on the partition).
+    // acks=all: park until every partition's committed watermark covers
+    // its batches. Single node: the GroupCommitter flushes, one fsync
+    // shared by every request waiting on the partition. In a cluster: the
+    // ReplicaManager moves the watermark to the high watermark.
     auto commit = std::make_shared<ProduceCommit>(
         co_await asio::this_coro::executor, pending.size());
     for (size_t i = 0; i < pending.size(); i++) {
       auto waiter = std::make_shared<PartitionCommitWaiter>(commit, i);
       if (pending[i].partition->WaitForCommit(pending[i].target,
-                                              std::move(waiter))) {
+                                              std::move(waiter)) &&
+          replicas_ == nullptr) {
         commits_->RequestCommit(pending[i].partition);
       }
     }
@@ -345,14 +372,22 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleProduce(
     }
     auto statuses = commit->Finish();
     for (size_t i = 0; i < pending.size(); i++) {
+      const Pending& w = pending[i];
       kafka::ProduceResponse::Partition& rp =
-          resp.topics[pending[i].topic].partitions[pending[i].index];
+          resp.topics[w.topic].partitions[w.index];
       if (!statuses[i].has_value()) {
         rp.error = kafka::kRequestTimedOut;
       } else if (!statuses[i]->ok()) {
-        rp.error = ErrorFromStatus(*statuses[i]);
-      } else {
+        // Single node: the flush failed. In a cluster: leadership moved
+        // (or the broker is stopping), the batch may or may not survive
+        // and the client retries.
+        rp.error = replicas_ != nullptr ? kafka::kNotLeaderOrFollower
+                                        : ErrorFromStatus(*statuses[i]);
+      } else if (replicas_ == nullptr) {
         continue;
+      } else {
+        rp.error = replicas_->CheckCommitted(w.partition->tp(), w.min_insync);
+        if (rp.error == kafka::kNone) continue;
       }
       // Not acknowledged: the offsets are not the client's to rely on.
       rp.base_offset = -1;
@@ -410,19 +445,44 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleFetch(
         rp.index = p.index;
         auto partition = topics_->GetPartition(t.name, p.index);
         if (partition == nullptr) {
-          rp.error = kafka::kUnknownTopicOrPartition;
+          rp.error = replicas_ != nullptr
+                         ? ClusterPartitionError(t.name, p.index)
+                         : int16_t{kafka::kUnknownTopicOrPartition};
           any_error = true;
           continue;
         }
-        partition->AddWaiter(waiter);
         log::Log& log = partition->log();
+        // In a cluster: consumers read from the leader only, up to the
+        // high watermark; a follower (replica_id >= 0) reads to the log
+        // end, and its fetch offset tells the leader how far it has got.
+        std::optional<Offset> max_offset;
+        if (replicas_ != nullptr) {
+          ReplicaManager::ReadAccess access =
+              req.replica_id >= 0
+                  ? replicas_->FollowerFetch(*partition, req.replica_id,
+                                             p.current_leader_epoch,
+                                             p.fetch_offset)
+                  : replicas_->CheckRead(partition->tp(),
+                                         p.current_leader_epoch);
+          if (access.error != kafka::kNone &&
+              access.error != kafka::kOffsetOutOfRange) {
+            rp.error = access.error;
+            any_error = true;
+            continue;
+          }
+          if (req.replica_id < 0) max_offset = access.high_watermark;
+          rp.high_watermark = access.high_watermark.value();
+        }
+        partition->AddWaiter(waiter);
         // After the first partition fills the budget the rest get nothing
         // (but their offsets), as Kafka does.
         size_t limit = static_cast<size_t>(
             std::max<int64_t>(0, std::min<int64_t>(p.max_bytes, budget)));
-        auto read =
-            log.Read(Offset(p.fetch_offset), std::max<size_t>(limit, 1));
-        rp.high_watermark = log.log_end_offset().value();
+        auto read = log.Read(Offset(p.fetch_offset), std::max<size_t>(limit, 1),
+                             max_offset);
+        if (replicas_ == nullptr) {
+          rp.high_watermark = log.log_end_offset().value();
+        }
         rp.log_start_offset = log.log_start_offset().value();
         if (!read.ok()) {
           rp.error = ErrorFromStatus(read.status());
@@ -433,7 +493,9 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleFetch(
           }
           continue;
         }
-        rp.high_watermark = read->log_end_offset.value();
+        if (replicas_ == nullptr) {
+          rp.high_watermark = read->log_end_offset.value();
+        }
         rp.log_start_offset = read->log_start_offset.value();
         if (limit == 0 && total > 0) continue;  // over the response budget
         rp.records = read->bytes;
@@ -484,21 +546,35 @@ RequestHandler::Frame RequestHandler::HandleListOffsets(const RequestHeader& h,
       rp.index = p.index;
       auto partition = topics_->GetPartition(t.name, p.index);
       if (partition == nullptr) {
-        rp.error = kafka::kUnknownTopicOrPartition;
+        rp.error = replicas_ != nullptr
+                       ? ClusterPartitionError(t.name, p.index)
+                       : int16_t{kafka::kUnknownTopicOrPartition};
         continue;
       }
       log::Log& log = partition->log();
+      // In a cluster only the leader answers, and "latest" is the high
+      // watermark: what a consumer can read.
+      std::optional<Offset> end;
+      if (replicas_ != nullptr) {
+        ReplicaManager::ReadAccess access =
+            replicas_->CheckRead(partition->tp(), -1);
+        if (access.error != kafka::kNone) {
+          rp.error = access.error;
+          continue;
+        }
+        end = access.high_watermark;
+      }
       if (p.timestamp == -2) {
         rp.offset = log.log_start_offset().value();
       } else if (p.timestamp == -1) {
-        rp.offset = log.log_end_offset().value();
+        rp.offset = end.value_or(log.log_end_offset()).value();
       } else if (p.timestamp < 0) {
         rp.error = kafka::kInvalidRequest;
       } else {
         auto found = log.FindOffsetByTimestamp(p.timestamp);
         if (!found.ok()) {
           rp.error = ErrorFromStatus(found.status());
-        } else if (found->has_value()) {
+        } else if (found->has_value() && (!end || (*found)->first < *end)) {
           rp.offset = (*found)->first.value();
           rp.timestamp = (*found)->second;
         }
@@ -642,6 +718,45 @@ RequestHandler::Frame RequestHandler::HandleFindCoordinator(
     resp.node_id = config_->node_id;
     resp.host = advertised.host;
     resp.port = advertised.port;
+  }
+  auto f = std::make_unique<ResponseFrame>(h.correlation_id);
+  kafka::Encode(*f, h.api_version, resp);
+  return f;
+}
+
+// --------------------------------------------------- OffsetForLeaderEpoch
+
+RequestHandler::Frame RequestHandler::HandleOffsetForLeaderEpoch(
+    const RequestHeader& h, Reader& r) {
+  kafka::OffsetForLeaderEpochRequest req;
+  if (!kafka::Decode(r, h.api_version, &req)) return nullptr;
+  kafka::OffsetForLeaderEpochResponse resp;
+  for (const auto& t : req.topics) {
+    auto& rt = resp.topics.emplace_back();
+    rt.name = std::string(t.name);
+    for (const auto& p : t.partitions) {
+      auto partition = topics_->GetPartition(t.name, p.index);
+      if (partition == nullptr) {
+        auto& rp = rt.partitions.emplace_back();
+        rp.index = p.index;
+        rp.error = replicas_ != nullptr
+                       ? ClusterPartitionError(t.name, p.index)
+                       : int16_t{kafka::kUnknownTopicOrPartition};
+        continue;
+      }
+      if (replicas_ != nullptr) {
+        rt.partitions.push_back(replicas_->EndOffsetForEpoch(
+            partition->tp(), p.current_leader_epoch, p.leader_epoch));
+        continue;
+      }
+      // A single node leads everything; its history may well be empty.
+      auto& rp = rt.partitions.emplace_back();
+      rp.index = p.index;
+      const log::EpochEndOffset end =
+          partition->log().EndOffsetForEpoch(LeaderEpoch(p.leader_epoch));
+      rp.leader_epoch = end.epoch.value();
+      rp.end_offset = end.end_offset.value();
+    }
   }
   auto f = std::make_unique<ResponseFrame>(h.correlation_id);
   kafka::Encode(*f, h.api_version, resp);

@@ -25,6 +25,7 @@
 namespace fjord::broker {
 
 class ClusterMember;
+class ReplicaManager;
 
 struct HandledRequest {
   int16_t api_key = -1;
@@ -58,12 +59,20 @@ class RequestHandler {
   // never created locally on their own. `member` must outlive the handler;
   // set it before serving.
   void SetCluster(ClusterMember* member) { cluster_ = member; }
+  // Cluster mode: the data path follows leadership (broker/replica_manager.h):
+  // Produce and consumers' Fetch and ListOffsets only on the leader,
+  // consumers read up to the high watermark, acks=all waits for the
+  // in-sync replicas, followers' Fetch feeds the leader's bookkeeping.
+  // `replicas` must outlive the handler; set it before serving.
+  void SetReplication(ReplicaManager* replicas) { replicas_ = replicas; }
 
  private:
   using Frame = std::unique_ptr<kafka::ResponseFrame>;
   // acks=all: appends, then waits (without blocking the thread) until
-  // every appended partition's committed watermark covers its batches, or
-  // the request's timeout passes (REQUEST_TIMED_OUT).
+  // every appended partition's committed watermark covers its batches
+  // (single node: flushed by group commit; in a cluster: held by the
+  // in-sync replicas, the watermark driven by the ReplicaManager), or the
+  // request's timeout passes (REQUEST_TIMED_OUT).
   asio::awaitable<Frame> HandleProduce(const kafka::RequestHeader& h,
                                        kafka::Reader& r, bool* no_response);
   asio::awaitable<Frame> HandleFetch(const kafka::RequestHeader& h,
@@ -74,6 +83,8 @@ class RequestHandler {
   Frame HandleDeleteTopics(const kafka::RequestHeader& h, kafka::Reader& r);
   Frame HandleInitProducerId(const kafka::RequestHeader& h, kafka::Reader& r);
   Frame HandleFindCoordinator(const kafka::RequestHeader& h, kafka::Reader& r);
+  Frame HandleOffsetForLeaderEpoch(const kafka::RequestHeader& h,
+                                   kafka::Reader& r);
 
   // The topic, auto-created if allowed; kafka error code otherwise.
   std::optional<TopicInfo> FindOrCreateTopic(std::string_view name,
@@ -89,6 +100,10 @@ class RequestHandler {
   // For a topic with no local logs: the error to answer with, asking the
   // controller to create it if `allow_create` and auto-creation is on.
   int16_t ClusterTopicError(std::string_view name, bool allow_create);
+  // For a partition of a known topic with no local log: LEADER_NOT_AVAILABLE
+  // if it has no leader, else NOT_LEADER_OR_FOLLOWER (it is led elsewhere);
+  // UNKNOWN_TOPIC_OR_PARTITION if the cluster has no such partition.
+  int16_t ClusterPartitionError(std::string_view topic, int32_t partition);
 
   const BrokerConfig* const config_;
   TopicManager* const topics_;
@@ -97,6 +112,7 @@ class RequestHandler {
   ClusterMember* cluster_ = nullptr;
   std::unique_ptr<CommitDriver> own_commits_;
   CommitDriver* const commits_;
+  ReplicaManager* replicas_ = nullptr;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -109,6 +109,15 @@ int16_t RequestHandler::ClusterTopicError(std::string_view name,
   return kafka::kLeaderNotAvailable;
 }
 
+int16_t RequestHandler::ClusterPartitionError(std::string_view topic,
+                                              int32_t partition) {
+  auto snap = cluster_->Snapshot();
+  const cluster::PartitionState* p = snap->partition(topic, partition);
+  if (p == nullptr) return kafka::kUnknownTopicOrPartition;
+  if (p->leader == cluster::kNoLeader) return kafka::kLeaderNotAvailable;
+  return kafka::kNotLeaderOrFollower;
+}
+
 RequestHandler::Frame RequestHandler::HandleClusterMetadata(
     const RequestHeader& h, const kafka::MetadataRequest& req) {
   auto snap = cluster_->Snapshot();

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "log/crc32c.h"
 #include "log/file_names.h"
@@ -26,6 +27,9 @@ std::string EncodeTopics(const std::vector<TopicInfo>& topics) {
   std::string out = absl::StrFormat("%s\n", kHeader);
   for (const auto& t : topics) {
     absl::StrAppendFormat(&out, "topic %s %d\n", t.name, t.partitions);
+    if (t.local) {
+      absl::StrAppendFormat(&out, "local %s\n", absl::StrJoin(*t.local, ","));
+    }
     for (const auto& [k, v] : t.overrides) {
       absl::StrAppendFormat(&out, "config %s %s\n", k, v);
     }
@@ -64,6 +68,17 @@ absl::StatusOr<std::vector<TopicInfo>> DecodeTopics(std::string_view input) {
       topics.push_back(std::move(t));
     } else if (f.size() == 3 && f[0] == "config" && !topics.empty()) {
       topics.back().overrides[std::string(f[1])] = std::string(f[2]);
+    } else if (f.size() == 2 && f[0] == "local" && !topics.empty()) {
+      std::set<int32_t> local;
+      for (absl::string_view n : absl::StrSplit(f[1], ',')) {
+        int32_t p = 0;
+        if (!absl::SimpleAtoi(n, &p) || p < 0 ||
+            p >= topics.back().partitions) {
+          return bad("bad local partition list");
+        }
+        local.insert(p);
+      }
+      topics.back().local = std::move(local);
     } else {
       return bad(absl::StrFormat("bad line '%s'", ToStd(lines[i])));
     }
@@ -107,8 +122,11 @@ absl::StatusOr<std::unique_ptr<TopicManager>> TopicManager::Open(
   }
   for (const auto& tp : logs->List()) {
     auto it = m->topics_.find(tp.topic);
-    if (it == m->topics_.end() || tp.partition >= it->second.partitions) {
-      spdlog::warn("removing partition {} of a deleted topic", tp.ToString());
+    if (it == m->topics_.end() || !it->second.has_local(tp.partition)) {
+      spdlog::warn(
+          "removing partition {} of a deleted topic (or one with "
+          "no replica here)",
+          tp.ToString());
       RETURN_IF_ERROR(logs->Delete(tp));
     }
   }
@@ -125,6 +143,7 @@ absl::StatusOr<log::LogConfig> TopicManager::EffectiveConfig(
 
 absl::Status TopicManager::OpenPartitions(const TopicInfo& t) {
   for (int32_t p = 0; p < t.partitions; p++) {
+    if (!t.has_local(p)) continue;
     TopicPartition tp{t.name, p};
     ASSIGN_OR_RETURN(auto log, logs_->GetOrCreate(tp, t.config));
     RETURN_IF_ERROR(log->SetConfig(t.config));
@@ -145,7 +164,8 @@ absl::Status TopicManager::Persist() {
 
 absl::StatusOr<TopicInfo> TopicManager::Create(
     std::string_view name, int32_t partitions,
-    const std::map<std::string, std::string>& configs, bool validate_only) {
+    const std::map<std::string, std::string>& configs, bool validate_only,
+    std::optional<std::set<int32_t>> local) {
   if (!log::IsValidTopicName(name)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "invalid topic name '%s': use 1-249 characters of [a-zA-Z0-9._-]",
@@ -155,7 +175,12 @@ absl::StatusOr<TopicInfo> TopicManager::Create(
     return absl::OutOfRangeError(absl::StrFormat(
         "invalid partition count %d for topic %s", partitions, name));
   }
-  TopicInfo t{std::string(name), partitions, configs, {}};
+  TopicInfo t{std::string(name), partitions, configs, {}, std::move(local)};
+  if (t.local && !t.local->empty() &&
+      (*t.local->begin() < 0 || *t.local->rbegin() >= partitions)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "topic %s: local partitions outside [0, %d)", name, partitions));
+  }
   ASSIGN_OR_RETURN(t.config, EffectiveConfig(configs));
   absl::MutexLock l(&mu_);
   if (topics_.contains(t.name)) {

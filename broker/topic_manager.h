@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,13 @@ struct TopicInfo {
   int32_t partitions = 0;
   std::map<std::string, std::string> overrides;  // topic configs set
   log::LogConfig config;                         // effective
+  // In a cluster, the partitions with a replica on this broker, the only
+  // ones with a local log; nullopt: all of them (a single node).
+  std::optional<std::set<int32_t>> local;
+  bool has_local(int32_t partition) const {
+    return partition >= 0 && partition < partitions &&
+           (!local || local->contains(partition));
+  }
 };
 
 class TopicManager {
@@ -43,9 +51,12 @@ class TopicManager {
 
   // kInvalidArgument for a bad name, partition count or config (the message
   // names it); kAlreadyExists.
+  // With `local`, only those partitions get a log here (a cluster topic
+  // with replicas elsewhere).
   absl::StatusOr<TopicInfo> Create(
       std::string_view name, int32_t partitions,
-      const std::map<std::string, std::string>& configs, bool validate_only);
+      const std::map<std::string, std::string>& configs, bool validate_only,
+      std::optional<std::set<int32_t>> local = std::nullopt);
   // kNotFound if there is no such topic; kInvalidArgument for an internal
   // topic.
   absl::Status Delete(std::string_view name);

@@ -242,6 +242,7 @@ absl::StatusOr<std::unique_ptr<Log>> Log::Open(
     RETURN_IF_ERROR(log->FlushLocked());
   }
   RETURN_IF_ERROR(log->RebuildProducerStateLocked(report));
+  RETURN_IF_ERROR(log->LoadEpochsLocked());
   if (report->recovered) {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started)
@@ -283,6 +284,10 @@ absl::StatusOr<AppendInfo> Log::AppendLocked(std::span<uint8_t> records,
     return absl::InvalidArgumentError("empty record set: nothing to append");
   }
   if (closed_) return absl::FailedPreconditionError("log is closed: " + dir_);
+  if (role_ == Role::kFollower) {
+    return absl::FailedPreconditionError(
+        "this replica is a follower: only the leader appends: " + dir_);
+  }
 
   AppendInfo info;
   info.append_time_ms = options_.clock->NowMs();
@@ -327,6 +332,9 @@ absl::StatusOr<AppendInfo> Log::AppendLocked(std::span<uint8_t> records,
   for (size_t pos = 0; pos < records.size();) {
     auto h = ParseBatchHeader(records.data() + pos, records.size() - pos);
     StampBaseOffset(records.subspan(pos), base);
+    if (role_ == Role::kLeader) {
+      StampPartitionLeaderEpoch(records.subspan(pos), role_epoch_.value());
+    }
     base = base + (static_cast<int64_t>(h->last_offset_delta) + 1);
     pos += h->size_bytes();
   }
@@ -429,6 +437,14 @@ absl::StatusOr<int> Log::ApplyRetention() {
     // log start when each roll wrote one).
     ASSIGN_OR_RETURN(std::vector<Offset> snaps, ListSnapshotsLocked());
     const Offset start = segments_.begin()->first;
+    if (epochs_.TruncateFromStart(start)) {
+      absl::Status written = WriteEpochsLocked();
+      if (!written.ok()) {
+        // Stale entries below the log start answer no question wrongly.
+        spdlog::error("{}: writing the leader-epoch checkpoint: {}", dir_,
+                      written.message());
+      }
+    }
     if (!snaps.empty()) {
       const Offset newest = snaps.back();
       ASSIGN_OR_RETURN(int removed, RemoveSnapshotsLocked([&](Offset o) {
@@ -672,6 +688,10 @@ uint64_t Log::unflushed_bytes() const {
 absl::StatusOr<Offset> Log::Truncate(Offset offset) {
   absl::MutexLock flush_lock(&flush_mu_);
   absl::MutexLock lock(&mu_);
+  return TruncateLocked(offset);
+}
+
+absl::StatusOr<Offset> Log::TruncateLocked(Offset offset) {
   if (closed_) return absl::FailedPreconditionError("log is closed: " + dir_);
   if (offset >= active().next_offset()) return active().next_offset();
   // Snapshots past the cut describe batches about to go; they must be gone
@@ -702,6 +722,7 @@ absl::StatusOr<Offset> Log::Truncate(Offset offset) {
   ASSIGN_OR_RETURN(dropped_snapshots,
                    RemoveSnapshotsLocked([&](Offset o) { return o > end; }));
   RETURN_IF_ERROR(RebuildProducerStateLocked(nullptr));
+  if (epochs_.TruncateFromEnd(end)) RETURN_IF_ERROR(WriteEpochsLocked());
   return end;
 }
 
@@ -890,6 +911,266 @@ size_t Log::producer_count() const {
 std::optional<ProducerInfo> Log::producer(ProducerId id) const {
   absl::ReaderMutexLock lock(&mu_);
   return producers_.Get(id);
+}
+
+// ------------------------------------------------------------ replication
+
+absl::Status Log::BecomeLeader(LeaderEpoch epoch) {
+  absl::MutexLock lock(&mu_);
+  if (closed_) return absl::FailedPreconditionError("log is closed: " + dir_);
+  if (epoch < LeaderEpoch(0)) {
+    return absl::InvalidArgumentError("a leader epoch is >= 0");
+  }
+  // Written before any batch of the epoch, so the history on disk never
+  // lacks an epoch that a batch carries.
+  LeaderEpochCache before = epochs_;
+  if (epochs_.Assign(epoch, active().next_offset())) {
+    absl::Status s = WriteEpochsLocked();
+    if (!s.ok()) {
+      epochs_ = std::move(before);
+      return s;
+    }
+  }
+  role_ = Role::kLeader;
+  role_epoch_ = epoch;
+  return absl::OkStatus();
+}
+
+void Log::BecomeFollower(LeaderEpoch epoch) {
+  absl::MutexLock lock(&mu_);
+  role_ = Role::kFollower;
+  role_epoch_ = epoch;
+}
+
+void Log::BecomeStandalone() {
+  absl::MutexLock lock(&mu_);
+  role_ = Role::kStandalone;
+  role_epoch_ = kNoLeaderEpoch;
+}
+
+bool Log::is_leader() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return role_ == Role::kLeader;
+}
+
+LeaderEpoch Log::role_epoch() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return role_epoch_;
+}
+
+absl::Status Log::CheckFollowerLocked(LeaderEpoch epoch) const {
+  if (closed_) return absl::FailedPreconditionError("log is closed: " + dir_);
+  if (role_ != Role::kFollower || role_epoch_ != epoch) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: not a follower under leader epoch %d (role changed)", dir_,
+        epoch.value()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AppendInfo> Log::AppendAsFollower(
+    std::span<const uint8_t> records, LeaderEpoch epoch) {
+  if (records.empty()) {
+    return absl::InvalidArgumentError("empty record set: nothing to append");
+  }
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckFollowerLocked(epoch));
+  AppendInfo info;
+  info.append_time_ms = options_.clock->NowMs();
+  const Offset log_end = active().next_offset();
+  // Gaps between batches are legitimate only where the leader's cleaner
+  // removed whole batches.
+  const bool gaps_allowed = config_.cleanup_compact;
+  Offset expect = log_end;
+  LeaderEpochCache epochs = epochs_;
+  RETURN_IF_ERROR(ForEachBatch(
+      records, [&](const BatchHeader& h, std::span<const uint8_t>) {
+        if (h.base() < expect || (!gaps_allowed && h.base() != expect)) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "%s: a replicated batch at offset %d does not follow offset %d",
+              dir_, h.base_offset, expect.value() - 1));
+        }
+        if (info.batches == 0) info.first_offset = h.base();
+        info.batches++;
+        info.last_offset = h.last();
+        info.max_timestamp = std::max(info.max_timestamp, h.max_timestamp);
+        if (h.partition_leader_epoch >= 0) {
+          const LeaderEpoch e(h.partition_leader_epoch);
+          if (!epochs.latest_epoch() || e > *epochs.latest_epoch()) {
+            epochs.Assign(e, h.base());
+          }
+        }
+        expect = h.last() + 1;
+        return absl::OkStatus();
+      }));
+  info.bytes = records.size();
+  // The history first: it must never lack an epoch that a batch carries.
+  if (epochs.entries() != epochs_.entries()) {
+    LeaderEpochCache before = std::move(epochs_);
+    epochs_ = std::move(epochs);
+    absl::Status s = WriteEpochsLocked();
+    if (!s.ok()) {
+      epochs_ = std::move(before);
+      return s;
+    }
+  }
+  // Runs of batches that fit the active segment, rolling in between.
+  size_t run_start = 0;
+  Offset run_last;
+  for (size_t pos = 0; pos < records.size();) {
+    auto h = ParseBatchHeader(records.data() + pos, records.size() - pos);
+    const uint64_t run_bytes = pos + h->size_bytes() - run_start;
+    if (pos > run_start && !active().HasRoomFor(run_bytes, h->last())) {
+      RETURN_IF_ERROR(
+          AppendRunLocked(records.subspan(run_start, pos - run_start), run_last,
+                          info.append_time_ms));
+      run_start = pos;
+    }
+    run_last = h->last();
+    pos += h->size_bytes();
+  }
+  RETURN_IF_ERROR(AppendRunLocked(records.subspan(run_start), run_last,
+                                  info.append_time_ms));
+  return info;
+}
+
+absl::Status Log::AppendRunLocked(std::span<const uint8_t> run, Offset last,
+                                  int64_t now_ms) {
+  if (!active().HasRoomFor(run.size(), last) || ShouldTimeRoll()) {
+    RETURN_IF_ERROR(RollLocked());
+  }
+  RETURN_IF_ERROR(active().Append(run, now_ms));
+  for (size_t pos = 0; pos < run.size();) {
+    auto h = ParseBatchHeader(run.data() + pos, run.size() - pos);
+    producers_.Replay(*h, now_ms);
+    pos += h->size_bytes();
+  }
+  NoteAppendedLocked(run.size(), now_ms);
+  return absl::OkStatus();
+}
+
+void Log::NoteAppendedLocked(uint64_t bytes, int64_t now_ms) {
+  if (unflushed_bytes_ == 0) first_unflushed_ms_ = now_ms;
+  unflushed_bytes_ += bytes;
+  const bool by_bytes =
+      config_.flush_bytes > 0 &&
+      unflushed_bytes_ >= static_cast<uint64_t>(config_.flush_bytes);
+  const bool by_time =
+      config_.flush_ms >= 0 && now_ms - first_unflushed_ms_ >= config_.flush_ms;
+  if (by_bytes || by_time) {
+    absl::Status s = FlushLocked();
+    if (!s.ok()) spdlog::error("{}: flush failed: {}", dir_, s.message());
+  }
+}
+
+absl::StatusOr<Offset> Log::TruncateAsFollower(Offset offset,
+                                               LeaderEpoch epoch) {
+  // flush_mu_ first: a flush syncing outside mu_ must not see segments
+  // deleted or truncated under it.
+  absl::MutexLock flush_lock(&flush_mu_);
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckFollowerLocked(epoch));
+  return TruncateLocked(offset);
+}
+
+absl::Status Log::TruncateFullyAndStartAt(Offset start, LeaderEpoch epoch) {
+  // flush_mu_ first: a flush syncing outside mu_ must not see segments
+  // deleted or truncated under it.
+  absl::MutexLock flush_lock(&flush_mu_);
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(CheckFollowerLocked(epoch));
+  if (start < Offset(0)) return absl::InvalidArgumentError("negative offset");
+  // Snapshots describe batches about to go.
+  ASSIGN_OR_RETURN(int dropped,
+                   RemoveSnapshotsLocked([](Offset) { return true; }));
+  (void)dropped;
+  while (segments_.size() > 1) {
+    RETURN_IF_ERROR(DeleteSegmentLocked(segments_.rbegin()->first));
+  }
+  const Offset old_base = segments_.begin()->first;
+  if (old_base == start) {
+    Segment& seg = active();
+    RETURN_IF_ERROR(seg.Activate());
+    RETURN_IF_ERROR(seg.TruncateTo(start));
+    seg.set_roll_base_ms(options_.clock->NowMs());
+  } else {
+    // The new segment first, so the log always has one.
+    ASSIGN_OR_RETURN(auto seg, Segment::Create(options_.fs, dir_, start,
+                                               config_.segment_config(),
+                                               options_.clock->NowMs()));
+    std::unique_ptr<Segment> old = std::move(segments_.begin()->second);
+    segments_.clear();
+    segments_.emplace(start, std::move(seg));
+    RETURN_IF_ERROR(old->MarkDeleted());
+    RETURN_IF_ERROR(old->Delete());
+  }
+  RETURN_IF_ERROR(options_.fs->SyncDir(dir_));
+  recovery_point_ = RecoveryPoint{start, start, 0};
+  RETURN_IF_ERROR(FlushLocked());
+  producers_.Clear();
+  epochs_.Clear();
+  RETURN_IF_ERROR(WriteEpochsLocked());
+  spdlog::warn(
+      "{}: emptied and restarted at offset {} (the leader's log "
+      "starts there)",
+      dir_, start.value());
+  return absl::OkStatus();
+}
+
+EpochEndOffset Log::EndOffsetForEpoch(LeaderEpoch epoch) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return epochs_.EndOffsetFor(epoch, active_const().next_offset());
+}
+
+std::optional<LeaderEpoch> Log::latest_epoch() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return epochs_.latest_epoch();
+}
+
+std::vector<EpochEntry> Log::epoch_entries() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return epochs_.entries();
+}
+
+absl::Status Log::WriteEpochsLocked() {
+  return epochs_.Write(options_.fs, dir_);
+}
+
+absl::Status Log::LoadEpochsLocked() {
+  const Offset log_start = segments_.begin()->first;
+  const Offset log_end = active().next_offset();
+  auto read = LeaderEpochCache::Read(options_.fs, dir_);
+  bool changed = false;
+  if (read.ok()) {
+    epochs_ = *std::move(read);
+  } else {
+    // Missing (a log from before replication, or a crash before the first
+    // write) or corrupt: the batches carry their epochs; rebuild from
+    // their headers.
+    if (!absl::IsNotFound(read.status())) {
+      spdlog::error("{}: {}; rebuilding it from the batches", dir_,
+                    read.status().message());
+    }
+    epochs_.Clear();
+    // An empty log needs no file yet; any other gets one, so the walk
+    // happens once.
+    changed = log_start != log_end;
+    for (const auto& [base, seg] : segments_) {
+      seg->ForEachBatchHeader(base, [&](const BatchHeader& h) {
+        if (h.partition_leader_epoch < 0) return;
+        const LeaderEpoch e(h.partition_leader_epoch);
+        if (!epochs_.latest_epoch() || e > *epochs_.latest_epoch()) {
+          epochs_.Assign(e, h.base());
+        }
+      });
+    }
+  }
+  // Entries past the end describe batches lost in a crash (or an epoch
+  // that began at an end since cut); those below the start, retention.
+  changed |= epochs_.TruncateFromEnd(log_end + 1);
+  changed |= epochs_.TruncateFromStart(log_start);
+  if (changed) RETURN_IF_ERROR(WriteEpochsLocked());
+  return absl::OkStatus();
 }
 
 }  // namespace fjord::log

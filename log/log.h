@@ -12,6 +12,12 @@
 // (and after Truncate) from the newest usable snapshot plus the batch
 // headers after it.
 //
+// Replication (broker/replica_manager.h): a log is standalone (a single
+// node: Append as above), a leader's (Append also stamps the leader epoch
+// into every batch) or a follower's (Append is refused; AppendAsFollower
+// takes the leader's batches as they are). The leader-epoch history
+// (leader_epoch_cache.h) is kept in step with the batches and on disk.
+//
 // Thread-safe: appends and truncation take the log's lock exclusively (it
 // also guards the producer state); reads and lookups take it shared; a
 // flush holds it only to note what to sync and what it synced, not while
@@ -34,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "log/clock.h"
 #include "log/file_system.h"
+#include "log/leader_epoch_cache.h"
 #include "log/log_config.h"
 #include "log/producer_state.h"
 #include "log/segment.h"
@@ -143,7 +150,52 @@ class Log {
   // Refused producer batches fail with a ProducerErrorStatus
   // (producer_error.h); a set mixing retries and new batches is
   // kInvalidArgument.
+  //
+  // A leader's log stamps its leader epoch into each batch; a follower's
+  // refuses with kFailedPrecondition (only AppendAsFollower writes there).
   absl::StatusOr<AppendInfo> Append(std::span<uint8_t> records);
+
+  // ---- Replication ----
+  //
+  // Makes this the leader's log at `epoch`: later Appends stamp it, and the
+  // epoch history records that `epoch` starts at the log end (durably,
+  // before this returns). On failure the role is unchanged.
+  absl::Status BecomeLeader(LeaderEpoch epoch);
+  // Makes this a follower's log under leader epoch `epoch`: Append is
+  // refused; AppendAsFollower and TruncateAsFollower accept only `epoch`.
+  void BecomeFollower(LeaderEpoch epoch);
+  // The log goes back to standalone (a single node): appends not stamped.
+  void BecomeStandalone();
+  bool is_leader() const;
+  // The epoch of the current role (kNoLeaderEpoch when standalone).
+  LeaderEpoch role_epoch() const;
+
+  // Appends batches fetched from the leader as they are: offsets, leader
+  // epochs and producer fields kept, every CRC checked. The first batch
+  // must start at the log end and each batch right after the previous one
+  // (on a compacted topic, where the leader's cleaner removed whole
+  // batches, at or after it); anything else is kInvalidArgument, nothing
+  // appended. A batch with a newer leader epoch than the history's latest
+  // is recorded there (durably) before the data is written. Producer state
+  // is rebuilt from the batches (replayed, not checked), so idempotence
+  // survives a change of leader. kFailedPrecondition unless this is a
+  // follower's log under `epoch` (a fetch that raced a change of role).
+  absl::StatusOr<AppendInfo> AppendAsFollower(std::span<const uint8_t> records,
+                                              LeaderEpoch epoch);
+  // Truncate, for a follower's log under `epoch` only (else
+  // kFailedPrecondition): a leader's log is never cut.
+  absl::StatusOr<Offset> TruncateAsFollower(Offset offset, LeaderEpoch epoch);
+  // Removes every batch and restarts the log, empty, at `start` (a
+  // follower whose log ends before the leader's log start: retention there
+  // removed what it would fetch next). Producer state and epoch history are
+  // cleared. For a follower's log under `epoch` only.
+  absl::Status TruncateFullyAndStartAt(Offset start, LeaderEpoch epoch);
+
+  // The epoch history: where `epoch` ends in this log (OffsetForLeaderEpoch,
+  // leader_epoch_cache.h).
+  EpochEndOffset EndOffsetForEpoch(LeaderEpoch epoch) const;
+  std::optional<LeaderEpoch> latest_epoch() const;
+  std::vector<EpochEntry> epoch_entries() const;
 
   // Bytes a later truncation removes read as zeros (the file is never cut
   // below what was handed out while it is open).
@@ -266,6 +318,22 @@ class Log {
   // how many went.
   absl::StatusOr<int> RemoveSnapshotsLocked(
       absl::FunctionRef<bool(Offset)> drop) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Offset> TruncateLocked(Offset offset)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckFollowerLocked(LeaderEpoch epoch) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Appends validated batches with their own offsets (AppendAsFollower),
+  // rolling as needed; producer state replayed after the write.
+  absl::Status AppendRunLocked(std::span<const uint8_t> run, Offset last,
+                               int64_t now_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The flush.bytes / flush.ms check after an append of `bytes`.
+  void NoteAppendedLocked(uint64_t bytes, int64_t now_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Loads the epoch history (rebuilding it from the batch headers when the
+  // file is missing or corrupt) and fits it to the log's offsets.
+  absl::Status LoadEpochsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WriteEpochsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Rebuilds the producer state: removes snapshots past the log end, loads
   // the newest readable one (setting corrupt ones aside), and replays the
   // batch headers from it (or from the log start) to the log end.
@@ -288,6 +356,10 @@ class Log {
   int64_t first_unflushed_ms_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   ProducerStateTable producers_ ABSL_GUARDED_BY(mu_);
+  enum class Role { kStandalone, kLeader, kFollower };
+  Role role_ ABSL_GUARDED_BY(mu_) = Role::kStandalone;
+  LeaderEpoch role_epoch_ ABSL_GUARDED_BY(mu_) = kNoLeaderEpoch;
+  LeaderEpochCache epochs_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fjord::log

@@ -109,13 +109,13 @@ absl::Status LogConfig::Set(std::string_view key_in, std::string_view value_in) 
     return Validate();
   }
   absl::Status s = as_i64(&v);
-  if (!s.ok() && (key == "segment.bytes" || key == "segment.ms" ||
-                  key == "segment.index.bytes" ||
-                  key == "index.interval.bytes" || key == "flush.bytes" ||
-                  key == "flush.ms" || key == "max.message.bytes" ||
-                  key == "retention.ms" || key == "retention.bytes" ||
-                  key == "delete.retention.ms" ||
-                  key == "min.compaction.lag.ms")) {
+  if (!s.ok() &&
+      (key == "segment.bytes" || key == "segment.ms" ||
+       key == "segment.index.bytes" || key == "index.interval.bytes" ||
+       key == "flush.bytes" || key == "flush.ms" ||
+       key == "max.message.bytes" || key == "retention.ms" ||
+       key == "retention.bytes" || key == "delete.retention.ms" ||
+       key == "min.compaction.lag.ms" || key == "min.insync.replicas")) {
     return s;
   }
   LogConfig next = *this;
@@ -145,6 +145,12 @@ absl::Status LogConfig::Set(std::string_view key_in, std::string_view value_in) 
     next.delete_retention_ms = v;
   } else if (key == "min.compaction.lag.ms") {
     next.min_compaction_lag_ms = v;
+  } else if (key == "min.insync.replicas") {
+    if (v < 1 || v > 1000) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("min.insync.replicas must be in [1, 1000], got ", v));
+    }
+    next.min_insync_replicas = static_cast<int32_t>(v);
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown log config '", key, "'"));

@@ -49,6 +49,11 @@ struct LogConfig {
   int64_t min_compaction_lag_ms = 0;
   // min.cleanable.dirty.ratio: clean when dirty / total bytes reaches it.
   double min_cleanable_dirty_ratio = 0.5;
+  // min.insync.replicas: in a cluster, the fewest in-sync replicas with
+  // which the leader accepts acks=all writes. Not used by the log itself
+  // (Kafka keeps it among the log configs too); -1: the broker's
+  // min.insync.replicas.
+  int32_t min_insync_replicas = -1;
 
   // kInvalidArgument naming the first out-of-range setting.
   absl::Status Validate() const;

@@ -16,12 +16,17 @@ struct OffsetTag {};
 struct PartitionIdTag {};
 struct ProducerIdTag {};
 struct EpochTag {};
+struct LeaderEpochTag {};
 
 // A record's position in its partition's log: 0, 1, 2, ... never reused.
 using Offset = NamedType<int64_t, OffsetTag>;
 using PartitionId = NamedType<int32_t, PartitionIdTag>;
 using ProducerId = NamedType<int64_t, ProducerIdTag>;
 using ProducerEpoch = NamedType<int16_t, EpochTag>;
+// A partition's leader epoch: bumped by the controller at every change of
+// leader; stamped into each batch the leader appends (partitionLeaderEpoch).
+using LeaderEpoch = NamedType<int32_t, LeaderEpochTag>;
+inline constexpr LeaderEpoch kNoLeaderEpoch{-1};
 
 // A topic-partition; its directory in the data dir is "<topic>-<partition>".
 struct TopicPartition {

@@ -19,9 +19,12 @@ enum ErrorCode : int16_t {
   kNotLeaderOrFollower = 6,
   kRequestTimedOut = 7,
   kCoordinatorNotAvailable = 15,
+  kNotCoordinator = 16,
   kMessageTooLarge = 10,
   kInvalidTopic = 17,
   kRecordListTooLarge = 18,
+  kNotEnoughReplicas = 19,
+  kNotEnoughReplicasAfterAppend = 20,
   kInvalidRequiredAcks = 21,
   kUnsupportedVersion = 35,
   kTopicAlreadyExists = 36,
@@ -36,6 +39,8 @@ enum ErrorCode : int16_t {
   kInvalidConfig = 40,
   kKafkaStorageError = 56,
   kUnknownProducerId = 59,
+  kFencedLeaderEpoch = 74,
+  kUnknownLeaderEpoch = 75,
   kInvalidRecord = 87,
 };
 

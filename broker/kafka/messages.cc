@@ -22,6 +22,7 @@ const char* ApiName(int16_t api_key) {
     case kDeleteTopics: return "DeleteTopics";
     case kInitProducerId: return "InitProducerId";
     case kFindCoordinator: return "FindCoordinator";
+    case kOffsetForLeaderEpoch: return "OffsetForLeaderEpoch";
     default: return "Unknown";
   }
 }
@@ -140,9 +141,9 @@ bool Decode(Reader& r, int16_t version, FetchRequest* req) {
     t.partitions.resize(*parts);
     for (auto& p : t.partitions) {
       p.index = r.Int32();
-      if (version >= 9) r.Int32();  // current_leader_epoch
+      if (version >= 9) p.current_leader_epoch = r.Int32();
       p.fetch_offset = r.Int64();
-      if (version >= 5) r.Int64();  // log_start_offset (followers)
+      if (version >= 5) p.log_start_offset = r.Int64();
       p.max_bytes = r.Int32();
     }
   }
@@ -380,6 +381,44 @@ void Encode(ResponseFrame& f, int16_t version,
   w.Int32(resp.node_id);
   w.String(resp.host);
   w.Int32(resp.port);
+}
+
+// --------------------------------------------------- OffsetForLeaderEpoch
+
+bool Decode(Reader& r, int16_t version, OffsetForLeaderEpochRequest* req) {
+  if (version >= 3) req->replica_id = r.Int32();
+  auto topics = r.ArrayLength(6);
+  if (!topics) return false;
+  req->topics.resize(*topics);
+  for (auto& t : req->topics) {
+    t.name = r.String();
+    auto parts = r.ArrayLength(8);
+    if (!parts) return false;
+    t.partitions.resize(*parts);
+    for (auto& p : t.partitions) {
+      p.index = r.Int32();
+      if (version >= 2) p.current_leader_epoch = r.Int32();
+      p.leader_epoch = r.Int32();
+    }
+  }
+  return r.ok();
+}
+
+void Encode(ResponseFrame& f, int16_t version,
+            const OffsetForLeaderEpochResponse& resp) {
+  Writer& w = f.w();
+  if (version >= 2) w.Int32(0);  // throttle_time_ms
+  w.ArrayLength(resp.topics.size());
+  for (const auto& t : resp.topics) {
+    w.String(t.name);
+    w.ArrayLength(t.partitions.size());
+    for (const auto& p : t.partitions) {
+      w.Int16(p.error);
+      w.Int32(p.index);
+      if (version >= 1) w.Int32(p.leader_epoch);
+      w.Int64(p.end_offset);
+    }
+  }
 }
 
 // ---------------------------------------------------------- InitProducerId

@@ -29,6 +29,7 @@ enum ApiKey : int16_t {
   kCreateTopics = 19,
   kDeleteTopics = 20,
   kInitProducerId = 22,
+  kOffsetForLeaderEpoch = 23,
 };
 
 struct VersionRange {
@@ -41,11 +42,14 @@ struct VersionRange {
 // lz4 only for brokers that list Produce v0; v0-2 requests whose records are
 // not RecordBatch v2 get UNSUPPORTED_FOR_MESSAGE_FORMAT. FindCoordinator
 // (this node, on a single node) is what librdkafka requires before it uses
-// lz4.
+// lz4. OffsetForLeaderEpoch (v0-3, v4 is flexible) is what a returning
+// follower asks its leader before it fetches (broker/replica_fetcher.h).
 inline constexpr VersionRange kSupportedApis[] = {
-    {kProduce, 0, 7},      {kFetch, 4, 11},        {kListOffsets, 0, 3},
-    {kMetadata, 0, 4},     {kApiVersions, 0, 2},   {kCreateTopics, 0, 4},
-    {kDeleteTopics, 0, 1}, {kInitProducerId, 0, 1}, {kFindCoordinator, 0, 2},
+    {kProduce, 0, 7},         {kFetch, 4, 11},
+    {kListOffsets, 0, 3},     {kMetadata, 0, 4},
+    {kApiVersions, 0, 2},     {kCreateTopics, 0, 4},
+    {kDeleteTopics, 0, 1},    {kInitProducerId, 0, 1},
+    {kFindCoordinator, 0, 2}, {kOffsetForLeaderEpoch, 0, 3},
 };
 std::optional<VersionRange> SupportedRange(int16_t api_key);
 const char* ApiName(int16_t api_key);
@@ -120,13 +124,17 @@ void Encode(ResponseFrame& f, int16_t version, const ProduceResponse& resp);
 struct FetchRequest {
   struct Partition {
     int32_t index = 0;
+    int32_t current_leader_epoch = -1;  // v9+; -1: not checked
     int64_t fetch_offset = 0;
+    int64_t log_start_offset = -1;  // v5+, followers only
     int32_t max_bytes = 0;
   };
   struct Topic {
     std::string_view name;
     std::vector<Partition> partitions;
   };
+  // >= 0: a follower (that broker's node id) replicating the partitions;
+  // -1: a consumer.
   int32_t replica_id = -1;
   int32_t max_wait_ms = 0;
   int32_t min_bytes = 0;
@@ -275,6 +283,38 @@ struct FindCoordinatorResponse {
 };
 void Encode(ResponseFrame& f, int16_t version,
             const FindCoordinatorResponse& resp);
+
+// --------------------------------------------------- OffsetForLeaderEpoch
+struct OffsetForLeaderEpochRequest {
+  struct Partition {
+    int32_t index = 0;
+    int32_t current_leader_epoch = -1;  // v2+; -1: not checked
+    int32_t leader_epoch = -1;          // the epoch to find the end of
+  };
+  struct Topic {
+    std::string_view name;
+    std::vector<Partition> partitions;
+  };
+  int32_t replica_id = -2;  // v3+: a follower's node id; -1 a consumer
+  std::vector<Topic> topics;
+};
+bool Decode(Reader& r, int16_t version, OffsetForLeaderEpochRequest* req);
+
+struct OffsetForLeaderEpochResponse {
+  struct Partition {
+    int16_t error = 0;
+    int32_t index = 0;
+    int32_t leader_epoch = -1;  // v1+
+    int64_t end_offset = -1;
+  };
+  struct Topic {
+    std::string name;
+    std::vector<Partition> partitions;
+  };
+  std::vector<Topic> topics;
+};
+void Encode(ResponseFrame& f, int16_t version,
+            const OffsetForLeaderEpochResponse& resp);
 
 // ---------------------------------------------------------- InitProducerId
 struct InitProducerIdRequest {

@@ -5,9 +5,11 @@
 // leaders from a broker cut off from etcd.
 #include <catch2/catch.hpp>
 #include <set>
+#include <thread>
 
 #include "broker/cluster_member.h"
 #include "broker/kafka/errors.h"
+#include "broker/replica_manager.h"
 #include "broker/request_handler.h"
 #include "log/internal/endian.h"
 #include "tests/cluster/etcd_process.h"
@@ -76,8 +78,35 @@ struct ClusterBroker {
         std::make_unique<RequestHandler>(&config, topics.get(), ids.get());
     handler->SetCluster(member.get());
   }
+  // Replication on: a ReplicaManager (its fetchers on `io`, run by a
+  // thread of the broker) drives the handler's data path.
+  void Replicate(int32_t min_insync) {
+    ReplicaManagerOptions o;
+    o.node_id = config.node_id;
+    o.min_insync_replicas = min_insync;
+    replicas =
+        std::make_unique<ReplicaManager>(io, topics.get(), member.get(), o);
+    handler->SetReplication(replicas.get());
+    replicas->Start();
+    io_thread = std::thread([this] { io.run(); });
+  }
+  ReplicaManager::Role Role(const std::string& topic, int32_t p) {
+    return replicas->role(TopicPartition{topic, p});
+  }
+
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{
+      io.get_executor()};
+  std::thread io_thread;
+  std::unique_ptr<ReplicaManager> replicas;
+
   ~ClusterBroker() {
+    if (replicas) replicas->Stop();
+    work.reset();
+    io.stop();
+    if (io_thread.joinable()) io_thread.join();
     handler.reset();
+    replicas.reset();
     member.reset();
     topics.reset();
     (void)logs->Close();
@@ -381,6 +410,129 @@ TEST_CASE(
         return bm.topics[0].partitions[1].leader == 1;
       },
       absl::Seconds(5)));
+}
+
+std::string Produce(const std::string& topic, int32_t partition,
+                    const std::string& records, int16_t acks) {
+  std::string s = Header(kafka::kProduce, 7);
+  Writer w(&s);
+  w.NullableString(std::nullopt);
+  w.Int16(acks);
+  w.Int32(1000);
+  w.ArrayLength(1);
+  w.String(topic);
+  w.ArrayLength(1);
+  w.Int32(partition);
+  w.Int32(static_cast<int32_t>(records.size()));
+  s += records;
+  return s;
+}
+
+int16_t ProduceError(std::string body) {
+  Reader r(std::span(reinterpret_cast<uint8_t*>(body.data()), body.size()));
+  REQUIRE(r.ArrayLength() == 1);
+  r.String();
+  REQUIRE(r.ArrayLength() == 1);
+  r.Int32();
+  const int16_t error = r.Int16();
+  REQUIRE(r.ok());
+  return error;
+}
+
+// Fetch v11 of one partition as a consumer (replica_id -1).
+std::string ConsumerFetch(const std::string& topic, int32_t partition,
+                          int64_t offset) {
+  std::string s = Header(kafka::kFetch, 11);
+  Writer w(&s);
+  w.Int32(-1);  // replica_id
+  w.Int32(0);   // max_wait_ms
+  w.Int32(0);   // min_bytes
+  w.Int32(1 << 20);
+  w.Int8(0);    // isolation_level
+  w.Int32(0);   // session_id
+  w.Int32(-1);  // session_epoch
+  w.ArrayLength(1);
+  w.String(topic);
+  w.ArrayLength(1);
+  w.Int32(partition);
+  w.Int32(-1);  // current_leader_epoch
+  w.Int64(offset);
+  w.Int64(-1);  // log_start_offset
+  w.Int32(1 << 20);
+  w.ArrayLength(0);  // forgotten topics
+  w.String("");      // rack_id
+  return s;
+}
+
+struct FetchResult {
+  int16_t error;
+  int64_t high_watermark;
+  size_t bytes;
+};
+FetchResult ParseFetch(std::string body) {
+  Reader r(std::span(reinterpret_cast<uint8_t*>(body.data()), body.size()));
+  r.Int32();  // throttle
+  REQUIRE(r.Int16() == 0);
+  r.Int32();  // session id
+  REQUIRE(r.ArrayLength() == 1);
+  r.String();
+  REQUIRE(r.ArrayLength() == 1);
+  r.Int32();
+  FetchResult res;
+  res.error = r.Int16();
+  res.high_watermark = r.Int64();
+  r.Int64();        // last stable offset
+  r.Int64();        // log start offset
+  r.ArrayLength();  // aborted transactions
+  r.Int32();        // preferred read replica
+  auto bytes = r.NullableBytes();
+  res.bytes = bytes ? bytes->size() : 0;
+  REQUIRE(r.ok());
+  return res;
+}
+
+TEST_CASE(
+    "Broker in cluster mode with replication: only the leader takes Produce "
+    "and serves consumers, up to the high watermark; acks=all needs "
+    "min.insync.replicas",
+    "[broker][cluster][replication]") {
+  const std::string cluster = testing::UniqueClusterName();
+  ClusterBroker a(cluster, 1), b(cluster, 2);
+  REQUIRE(Eventually([&] { return a.member->Snapshot()->brokers.size() == 2; },
+                     absl::Seconds(5)));
+  // min.insync.replicas 3: more than the two replicas of any partition.
+  a.Replicate(3);
+  b.Replicate(3);
+  REQUIRE(ParseCreateTopics(a.Call(CreateTopicsRequest("t", 2, 2))).first ==
+          kafka::kNone);
+  // Placement from an empty cluster: partition 0 led by 1, 1 by 2.
+  REQUIRE(Eventually(
+      [&] {
+        return a.Role("t", 0) == ReplicaManager::Role::kLeader &&
+               b.Role("t", 0) == ReplicaManager::Role::kFollower &&
+               b.Role("t", 1) == ReplicaManager::Role::kLeader &&
+               a.Role("t", 1) == ReplicaManager::Role::kFollower;
+      },
+      absl::Seconds(10)));
+
+  // The follower refuses Produce and consumers; the leader takes acks=1.
+  CHECK(ProduceError(b.Call(Produce("t", 0, testing::MakeBatch(3), 1))) ==
+        kafka::kNotLeaderOrFollower);
+  CHECK(ParseFetch(b.Call(ConsumerFetch("t", 0, 0))).error ==
+        kafka::kNotLeaderOrFollower);
+  CHECK(ProduceError(a.Call(Produce("t", 0, testing::MakeBatch(3), 1))) ==
+        kafka::kNone);
+  // acks=all with an isr of 2 < 3: refused before the append.
+  CHECK(ProduceError(a.Call(Produce("t", 0, testing::MakeBatch(3), -1))) ==
+        kafka::kNotEnoughReplicas);
+  CHECK(a.topics->GetPartition("t", 0)->log().log_end_offset() == Offset(3));
+  // The follower (its fetcher dials an address nobody serves here) has
+  // not fetched, so nothing is committed: a consumer of the leader reads
+  // nothing yet, and the high watermark says 0.
+  FetchResult read = ParseFetch(a.Call(ConsumerFetch("t", 0, 0)));
+  CHECK(read.error == kafka::kNone);
+  CHECK(read.high_watermark == 0);
+  CHECK(read.bytes == 0);
 }
 
 TEST_CASE(

@@ -37,7 +37,10 @@ done
 
 step "an auto-created topic gets 6 partitions, replication factor 3, balanced leaders"
 seq 1 3000 | awk '{ printf "k%d\tv%d\n", $1 % 37, $1 }' > "$dir/in"
-K -P -t orders -K $'\t' -X acks=1 < "$dir/in" || fail "produce"
+# acks=all: answered once the in-sync replicas have the records, so they
+# are below the high watermark, which is what a consumer reads up to (an
+# acks=1 record becomes readable only once the followers fetched it).
+K -P -t orders -K $'\t' -X acks=all < "$dir/in" || fail "produce"
 K -L -t orders > "$dir/orders.out" 2>&1 || fail "kcat -L -t orders"
 grep -q 'topic "orders" with 6 partitions' "$dir/orders.out" || fail "orders: $(cat "$dir/orders.out")"
 for id in 1 2 3; do
