@@ -44,43 +44,70 @@ class TimerWaiter final : public FetchWaiter,
 
 // An acks=all Produce waiting for its partitions' commits: one
 // CommitWaiter per partition reports here; the request's coroutine waits
-// on a timer of its strand, which the last report cancels (posted to the
-// strand, so a report that races with the wait is never lost: the count
-// is checked before waiting).
+// on a timer of its own frame, which the last report cancels (posted to
+// the request's strand, so a report that races with the wait is never
+// lost: the count is checked before waiting).
+//
+// Lifetime: a waiter may keep this object alive after the request ended
+// (a timed-out request's waiter stays parked on its partition; a
+// committer thread drops its reference after Done), possibly after the
+// io_context is gone. So it holds no asio object the request does not
+// own: Finish, which the coroutine always runs before its timer goes,
+// drops the timer and the executor, and a report posts only while
+// holding mu_, before Finish.
 class ProduceCommit final : public std::enable_shared_from_this<ProduceCommit> {
  public:
-  ProduceCommit(asio::any_io_executor ex, size_t partitions)
-      : timer_(ex), statuses_(partitions), remaining_(partitions) {}
+  ProduceCommit(asio::any_io_executor ex, asio::steady_timer* timer,
+                size_t partitions)
+      : ex_(std::move(ex)),
+        timer_(timer),
+        statuses_(partitions),
+        remaining_(partitions) {}
 
   void Done(size_t slot, const absl::Status& s) {
-    {
-      absl::MutexLock l(&mu_);
-      if (finished_) return;  // the request timed out meanwhile
-      statuses_[slot] = s;
-      if (--remaining_ > 0) return;
-    }
-    asio::post(timer_.get_executor(),
-               [self = shared_from_this()] { self->timer_.cancel(); });
+    absl::MutexLock l(&mu_);
+    if (finished_) return;  // the request timed out meanwhile
+    statuses_[slot] = s;
+    if (--remaining_ > 0) return;
+    asio::post(ex_, [self = shared_from_this()] {
+      absl::MutexLock l(&self->mu_);
+      if (self->timer_ != nullptr) self->timer_->cancel();
+    });
   }
   bool all_done() {
     absl::MutexLock l(&mu_);
     return remaining_ == 0;
   }
   // Ends the wait: reports arriving later are dropped. The statuses, with
-  // nullopt for partitions not committed yet.
+  // nullopt for partitions not committed yet. Idempotent.
   std::vector<std::optional<absl::Status>> Finish() {
     absl::MutexLock l(&mu_);
     finished_ = true;
+    timer_ = nullptr;
+    ex_ = asio::any_io_executor();
     return statuses_;
   }
-  asio::steady_timer& timer() { return timer_; }
 
  private:
-  asio::steady_timer timer_;
   absl::Mutex mu_;
+  asio::any_io_executor ex_ ABSL_GUARDED_BY(mu_);
+  asio::steady_timer* timer_ ABSL_GUARDED_BY(mu_);
   std::vector<std::optional<absl::Status>> statuses_ ABSL_GUARDED_BY(mu_);
   size_t remaining_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Calls Finish when the request's coroutine frame goes, even if it is
+// destroyed while suspended (an io_context torn down mid-wait).
+class FinishOnExit {
+ public:
+  explicit FinishOnExit(std::shared_ptr<ProduceCommit> c) : c_(std::move(c)) {}
+  FinishOnExit(const FinishOnExit&) = delete;
+  FinishOnExit& operator=(const FinishOnExit&) = delete;
+  ~FinishOnExit() { c_->Finish(); }
+
+ private:
+  const std::shared_ptr<ProduceCommit> c_;
 };
 
 class PartitionCommitWaiter final : public CommitWaiter {
@@ -351,8 +378,10 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleProduce(
     // its batches. Single node: the GroupCommitter flushes, one fsync
     // shared by every request waiting on the partition. In a cluster: the
     // ReplicaManager moves the watermark to the high watermark.
-    auto commit = std::make_shared<ProduceCommit>(
-        co_await asio::this_coro::executor, pending.size());
+    const asio::any_io_executor ex = co_await asio::this_coro::executor;
+    asio::steady_timer timer(ex);
+    auto commit = std::make_shared<ProduceCommit>(ex, &timer, pending.size());
+    const FinishOnExit finish_on_exit(commit);
     for (size_t i = 0; i < pending.size(); i++) {
       auto waiter = std::make_shared<PartitionCommitWaiter>(commit, i);
       if (pending[i].partition->WaitForCommit(pending[i].target,
@@ -365,10 +394,9 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleProduce(
         std::chrono::steady_clock::now() +
         std::chrono::milliseconds(std::max(0, req.timeout_ms));
     while (!commit->all_done() && std::chrono::steady_clock::now() < deadline) {
-      commit->timer().expires_at(deadline);
+      timer.expires_at(deadline);
       std::error_code ec;
-      co_await commit->timer().async_wait(
-          asio::redirect_error(asio::use_awaitable, ec));
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     auto statuses = commit->Finish();
     for (size_t i = 0; i < pending.size(); i++) {
