@@ -83,6 +83,19 @@ absl::Status ClusterMember::Join(
   so.takeover_wait = absl::Seconds(session_ttl_seconds_) + absl::Seconds(1);
   ASSIGN_OR_RETURN(session_, cluster::BrokerSession::Register(
                                  etcd_.get(), keys_, so, std::move(on_fatal)));
+  // The broker serves once its view has its own registration (serving()):
+  // wait for the watch to deliver it, so that it serves once it has joined.
+  const int64_t registered = session_->registration_revision();
+  if (cache_->WaitFor(
+          [registered](const cluster::ClusterSnapshot& s) {
+            return s.revision >= registered;
+          },
+          absl::Seconds(5)) == nullptr) {
+    spdlog::warn(
+        "node {}: the metadata view has not reached the registration "
+        "(revision {}) yet; serving once it has",
+        node_id_, registered);
+  }
   controller_ = std::make_unique<cluster::Controller>(
       etcd_.get(), keys_, cache_.get(), session_.get(), controller_options_);
   controller_->Start();
@@ -114,8 +127,31 @@ void ClusterMember::Leave() {
   if (cache_) cache_->Stop();
 }
 
+namespace {
+
+// `session`'s registration is live and `view` is at least as new as it.
+bool ServingWith(const cluster::BrokerSession* session,
+                 const cluster::ClusterSnapshot& view) {
+  if (session == nullptr) return false;
+  // Read before alive(): 0 once the session is lost.
+  const int64_t registered = session->registration_revision();
+  return registered > 0 && session->alive() && view.revision >= registered;
+}
+
+}  // namespace
+
 bool ClusterMember::serving() const {
-  return session_ != nullptr && session_->alive();
+  return ServingWith(session_.get(), *cache_->Snapshot());
+}
+
+bool ClusterMember::Leads(const TopicPartition& tp,
+                          LeaderEpoch leader_epoch) const {
+  const std::shared_ptr<const cluster::ClusterSnapshot> view =
+      cache_->Snapshot();
+  if (!ServingWith(session_.get(), *view)) return false;
+  const cluster::PartitionState* p = view->partition(tp.topic, tp.partition);
+  return p != nullptr && p->leader == node_id_ &&
+         LeaderEpoch(p->leader_epoch) == leader_epoch;
 }
 
 bool ClusterMember::is_controller() const {
@@ -135,7 +171,8 @@ void ClusterMember::CreateTopic(std::string name, int32_t partitions,
   r.requested_by = node_id_;
   absl::MutexLock l(&mu_);
   jobs_.push_back([this, r = std::move(r), wait, done = std::move(done)] {
-    const int64_t lease = serving() ? session_->lease_id() : 0;
+    const int64_t lease =
+        session_ != nullptr && session_->alive() ? session_->lease_id() : 0;
     if (lease == 0) {
       done(absl::UnavailableError(
           "this broker is not registered in etcd (its session is lost)"));
@@ -165,7 +202,8 @@ void ClusterMember::DeleteTopic(std::string name, absl::Duration wait,
   r.requested_by = node_id_;
   absl::MutexLock l(&mu_);
   jobs_.push_back([this, r = std::move(r), wait, done = std::move(done)] {
-    const int64_t lease = serving() ? session_->lease_id() : 0;
+    const int64_t lease =
+        session_ != nullptr && session_->alive() ? session_->lease_id() : 0;
     if (lease == 0) {
       done(absl::UnavailableError(
           "this broker is not registered in etcd (its session is lost)"));
@@ -204,7 +242,8 @@ absl::StatusOr<int64_t> ClusterMember::AlterIsr(const TopicPartition& tp,
         "%s: led by %d at epoch %d, not by this broker (%d) at epoch %d",
         tp.ToString(), p->leader, p->leader_epoch, node_id_, leader_epoch));
   }
-  const int64_t lease = serving() ? session_->lease_id() : 0;
+  const int64_t lease =
+      session_ != nullptr && session_->alive() ? session_->lease_id() : 0;
   if (lease == 0) {
     return absl::UnavailableError(
         "this broker is not registered in etcd (its session is lost)");

@@ -27,6 +27,7 @@
 #include "broker/cluster/etcd_client.h"
 #include "broker/cluster/metadata_cache.h"
 #include "broker/topic_manager.h"
+#include "log/types.h"
 
 namespace fjord::broker {
 
@@ -58,10 +59,16 @@ class ClusterMember {
   std::shared_ptr<const cluster::ClusterSnapshot> Snapshot() const {
     return cache_->Snapshot();
   }
-  // True while this broker's registration is known to be in etcd. When
-  // false its view may be stale (it may have been declared dead), so it
-  // must not tell clients who leads.
+  // True while this broker's registration is known to be in etcd and its
+  // view (Snapshot()) is at least as new as that registration. When false
+  // its view may be stale (it may have been declared dead, and after it
+  // registers again its view may still show leaderships the cluster moved
+  // while it was away), so it must not tell clients who leads, nor lead.
   bool serving() const;
+  // serving(), and the current view names this broker leader of `tp` at
+  // `leader_epoch`: what a leader checks before it takes a write or
+  // serves a read (its role is applied from an earlier view).
+  bool Leads(const TopicPartition& tp, LeaderEpoch leader_epoch) const;
   bool is_controller() const;
 
   // Asks the controller to create a topic (replication_factor -1: the

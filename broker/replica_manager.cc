@@ -107,6 +107,9 @@ int16_t ReplicaManager::CheckProduce(const TopicPartition& tp, int16_t acks,
   absl::MutexLock l(&r->mu);
   switch (r->role) {
     case Role::kLeader:
+      // The role was taken from an earlier view; the current one must
+      // still name this broker at this epoch.
+      if (!cluster_->Leads(tp, r->epoch)) return kafka::kNotLeaderOrFollower;
       if (acks == -1 && static_cast<int32_t>(r->leader_state->isr().size()) <
                             MinInsync(min_insync)) {
         return kafka::kNotEnoughReplicas;
@@ -148,6 +151,7 @@ ReplicaManager::ReadAccess ReplicaManager::CheckRead(
   absl::MutexLock l(&r->mu);
   switch (r->role) {
     case Role::kLeader:
+      if (!cluster_->Leads(tp, r->epoch)) return {kafka::kNotLeaderOrFollower};
       if (int16_t e = CheckEpochLocked(*r, current_leader_epoch)) return {e};
       return {kafka::kNone, r->high_watermark};
     case Role::kNoLeader:
@@ -166,6 +170,10 @@ ReplicaManager::ReadAccess ReplicaManager::FollowerFetch(
   }
   absl::MutexLock l(&r->mu);
   if (r->role != Role::kLeader) return {kafka::kNotLeaderOrFollower};
+  // A deposed leader that has not applied the news yet, or one whose view
+  // may be stale, must not move its high watermark: a fetch it takes may
+  // be a follower's old request, delivered late after a network cut.
+  if (!cluster_->Leads(p.tp(), r->epoch)) return {kafka::kNotLeaderOrFollower};
   if (int16_t e = CheckEpochLocked(*r, current_leader_epoch)) return {e};
   LeaderState& state = *r->leader_state;
   if (replica_id == options_.node_id || !state.is_replica(replica_id)) {
@@ -198,6 +206,10 @@ ReplicaManager::EndOffsetForEpoch(const TopicPartition& tp,
   if (r->role != Role::kLeader) {
     out.error = r->role == Role::kNoLeader ? kafka::kLeaderNotAvailable
                                            : kafka::kNotLeaderOrFollower;
+    return out;
+  }
+  if (!cluster_->Leads(tp, r->epoch)) {
+    out.error = kafka::kNotLeaderOrFollower;
     return out;
   }
   if (int16_t e = CheckEpochLocked(*r, current_leader_epoch)) {
@@ -383,9 +395,10 @@ void ReplicaManager::BecomeFollower(Replica& r,
   r.epoch = epoch;
   r.leader = p.leader;
   FetcherFor(p.leader)->Add(r.partition, epoch, r.high_watermark);
-  spdlog::info("{}: following {} at epoch {} from offset {}",
-               r.partition->tp().ToString(), p.leader, epoch.value(),
-               r.partition->log().log_end_offset().value());
+  spdlog::info(
+      "{}: following {} at epoch {} from offset {} (high watermark {})",
+      r.partition->tp().ToString(), p.leader, epoch.value(),
+      r.partition->log().log_end_offset().value(), r.high_watermark.value());
 }
 
 void ReplicaManager::StepDown(Replica& r) {

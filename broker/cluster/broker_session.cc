@@ -52,12 +52,19 @@ bool BrokerSession::alive() const {
   return !closed_ && !lost_ && keeper_ != nullptr && keeper_->alive();
 }
 
+int64_t BrokerSession::registration_revision() const {
+  absl::MutexLock l(&mu_);
+  const bool alive =
+      !closed_ && !lost_ && keeper_ != nullptr && keeper_->alive();
+  return alive ? registration_revision_ : 0;
+}
+
 int64_t BrokerSession::generation() const {
   absl::MutexLock l(&mu_);
   return generation_;
 }
 
-absl::Status BrokerSession::CreateRegistration(int64_t lease) {
+absl::StatusOr<int64_t> BrokerSession::CreateRegistration(int64_t lease) {
   const std::string key = keys_.broker(options_.self.node_id);
   BrokerInfo self = options_.self;
   self.registered_at_ms = absl::ToUnixMillis(absl::Now());
@@ -68,10 +75,10 @@ absl::Status BrokerSession::CreateRegistration(int64_t lease) {
     ASSIGN_OR_RETURN(TxnResult txn,
                      etcd_->Txn({Compare::Absent(key)},
                                 {Op::Put(key, value, lease)}, {Op::Get(key)}));
-    if (txn.succeeded) return absl::OkStatus();
+    if (txn.succeeded) return txn.revision;
     if (txn.reads.empty() || txn.reads[0].kvs.empty()) continue;  // just gone
     const KeyValue& kv = txn.reads[0].kvs[0];
-    if (kv.lease == lease) return absl::OkStatus();
+    if (kv.lease == lease) return kv.mod_revision;
     absl::StatusOr<BrokerInfo> holder = DecodeBroker(kv.value);
     if (holder.ok() && !self.incarnation.empty() &&
         holder->incarnation == self.incarnation && kv.lease != 0) {
@@ -86,12 +93,13 @@ absl::Status BrokerSession::CreateRegistration(int64_t lease) {
                                     {}}},
                                   {Op::Put(key, value, lease)}));
       if (!moved.succeeded) continue;
+      const int64_t revision = moved.revision;
       absl::Status r = etcd_->RevokeLease(kv.lease);
       if (!r.ok() && !absl::IsNotFound(r)) {
         spdlog::warn("node {}: revoking the old lease {:x}: {}", self.node_id,
                      kv.lease, r.message());
       }
-      return absl::OkStatus();
+      return revision;
     }
     if (holder.ok() && holder->hostname == self.hostname &&
         holder->data_dir == self.data_dir) {
@@ -134,9 +142,10 @@ absl::Status BrokerSession::CreateRegistration(int64_t lease) {
 absl::Status BrokerSession::Establish() {
   ASSIGN_OR_RETURN(EtcdClient::Lease lease,
                    etcd_->GrantLease(options_.ttl_seconds));
-  if (absl::Status s = CreateRegistration(lease.id); !s.ok()) {
+  absl::StatusOr<int64_t> revision = CreateRegistration(lease.id);
+  if (!revision.ok()) {
     (void)etcd_->RevokeLease(lease.id);
-    return s;
+    return revision.status();
   }
   absl::MutexLock l(&mu_);
   if (closed_) {
@@ -144,6 +153,7 @@ absl::Status BrokerSession::Establish() {
     return absl::CancelledError("session closed");
   }
   lease_ = lease.id;
+  registration_revision_ = *revision;
   lost_ = false;
   generation_++;
   const int64_t id = lease.id;

@@ -58,6 +58,10 @@ class BrokerSession {
   int64_t lease_id() const;
   // True while the registration is known to be in etcd under lease_id().
   bool alive() const;
+  // The etcd revision at which the current registration was written (0
+  // while the session is lost). A metadata view older than it may predate
+  // changes the cluster made while this broker was away: it is stale.
+  int64_t registration_revision() const;
   // How many leases this session has used (1 after Register()).
   int64_t generation() const;
 
@@ -70,7 +74,8 @@ class BrokerSession {
                 std::function<void(const absl::Status&)> on_fatal);
   // One lease + registration; on success the keeper runs.
   absl::Status Establish();
-  absl::Status CreateRegistration(int64_t lease);
+  // Returns the revision of the registration's write.
+  absl::StatusOr<int64_t> CreateRegistration(int64_t lease);
   void Run();
 
   EtcdClient* const etcd_;
@@ -81,6 +86,7 @@ class BrokerSession {
   std::unique_ptr<LeaseKeeper> keeper_ ABSL_GUARDED_BY(mu_);
   int64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t registration_revision_ ABSL_GUARDED_BY(mu_) = 0;
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

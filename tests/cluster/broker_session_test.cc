@@ -173,6 +173,40 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "BrokerSession: registration_revision is the etcd revision that wrote "
+    "the registration, 0 while the session is lost, newer after it "
+    "registers again",
+    "[cluster][session]") {
+  KeyLayout keys(UniqueClusterName());
+  auto etcd = ConnectEtcd(SharedEtcd().endpoint());
+  TestNode node(SharedEtcd(), keys, 9, NoController());
+  REQUIRE(node.status().ok());
+  const KeyValue before = **etcd->Get(keys.broker(9));
+  CHECK(node.session().registration_revision() == before.mod_revision);
+  // Cut off until etcd expires the lease: the registration goes away, and
+  // the node must register anew, at a later revision.
+  node.CutOff();
+  REQUIRE(WaitUntil([&] { return !node.session().alive(); }, absl::Seconds(6)));
+  CHECK(node.session().registration_revision() == 0);
+  REQUIRE(WaitUntil([&] { return !(*etcd->Get(keys.broker(9))).has_value(); },
+                    absl::Seconds(6)));
+  node.Reconnect();
+  REQUIRE(WaitUntil([&] { return node.session().alive(); }, absl::Seconds(8)));
+  const KeyValue after = **etcd->Get(keys.broker(9));
+  CHECK(after.create_revision > before.mod_revision);
+  CHECK(node.session().registration_revision() == after.mod_revision);
+  // A metadata cache of the node reaches that revision: the watch delivers
+  // the node's own registration.
+  CHECK(node.cache().WaitFor(
+            [&](const ClusterSnapshot& s) {
+              return s.revision >= after.mod_revision;
+            },
+            absl::Seconds(5)) != nullptr);
+  node.session().Close();
+  CHECK(node.session().registration_revision() == 0);
+}
+
+TEST_CASE(
     "BrokerSession: if another broker took the node id meanwhile, the "
     "returning one is told it must stop",
     "[cluster][session]") {
