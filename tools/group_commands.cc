@@ -1,15 +1,15 @@
 // `fjord group list|describe|reset-offsets|delete`: consumer groups, through
-// the broker's Coordinator service (tools/internal/coordinator_client.h)
-// until fjord::Admin has group operations.
+// fjord::Admin's group operations (asked of the group's coordinator).
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_join.h"
+#include "fjord/admin.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "tools/commands.h"
-#include "tools/internal/coordinator_client.h"
 #include "tools/text_table.h"
 
 namespace fjord::tools {
@@ -17,24 +17,40 @@ namespace fjord::tools {
 namespace {
 
 using Json = nlohmann::ordered_json;
-using internal::CoordinatorClient;
-using internal::GroupPartitions;
+
+// Partitions sorted by topic then partition (as Admin returns them), per
+// topic.
+struct GroupPartitions {
+  std::string topic;
+  std::vector<int32_t> partitions;
+};
+
+std::vector<GroupPartitions> ByTopic(const std::vector<TopicPartition>& in) {
+  std::vector<GroupPartitions> out;
+  for (const TopicPartition& tp : in) {
+    if (out.empty() || out.back().topic != tp.topic) {
+      out.push_back({tp.topic, {}});
+    }
+    out.back().partitions.push_back(tp.partition);
+  }
+  return out;
+}
 
 void PrintJson(const Json& j) {
   fmt::print("{}\n", j.dump(2, ' ', false, Json::error_handler_t::replace));
 }
 
-std::string PartitionsText(const std::vector<GroupPartitions>& in) {
+std::string PartitionsText(const std::vector<TopicPartition>& in) {
   std::vector<std::string> parts;
-  for (const auto& t : in) {
+  for (const auto& t : ByTopic(in)) {
     parts.push_back(t.topic + ":" + absl::StrJoin(t.partitions, ","));
   }
   return parts.empty() ? "-" : absl::StrJoin(parts, " ");
 }
 
-Json PartitionsJson(const std::vector<GroupPartitions>& in) {
+Json PartitionsJson(const std::vector<TopicPartition>& in) {
   Json out = Json::array();
-  for (const auto& t : in) {
+  for (const auto& t : ByTopic(in)) {
     out.push_back({{"topic", t.topic}, {"partitions", t.partitions}});
   }
   return out;
@@ -47,26 +63,27 @@ struct GroupOptions {
   std::string format = "text";
 };
 
-int GroupFail(std::string_view command, const std::string& group,
-              const absl::Status& s) {
+int GroupFail(const GlobalOptions& g, std::string_view command,
+              const std::string& group, const absl::Status& s) {
   if (absl::IsNotFound(s) && !group.empty()) {
     return Fail(command, fmt::format("group '{}' not found", group));
   }
-  return Fail(command, s);
+  return Fail(command, AdminCallError(g, s));
 }
 
 int RunList(const GlobalOptions& g, const GroupOptions& o) {
   constexpr const char* kCommand = "group list";
   auto format = ParseOutputFormat(o.format);
   if (!format.ok()) return UsageError(kCommand, format.status());
-  CoordinatorClient client(g.admin, g.timeout_ms);
-  auto groups = client.ListGroups();
-  if (!groups.ok()) return Fail(kCommand, groups.status());
+  auto admin = Admin::Create(AdminProperties(g));
+  if (!admin.ok()) return FailOrUsage(kCommand, admin.status());
+  auto groups = (*admin)->ListGroups();
+  if (!groups.ok()) return Fail(kCommand, AdminCallError(g, groups.status()));
   if (*format == OutputFormat::kJson) {
     Json j = Json::array();
     for (const auto& gr : *groups) {
       j.push_back({{"group", gr.group_id},
-                   {"state", gr.state},
+                   {"state", GroupStateName(gr.state)},
                    {"members", gr.members}});
     }
     PrintJson(j);
@@ -74,7 +91,8 @@ int RunList(const GlobalOptions& g, const GroupOptions& o) {
   }
   TextTable t({"GROUP", "STATE", "MEMBERS"});
   for (const auto& gr : *groups) {
-    t.AddRow({gr.group_id, gr.state, std::to_string(gr.members)});
+    t.AddRow({gr.group_id, std::string(GroupStateName(gr.state)),
+              std::to_string(gr.members)});
   }
   t.Print(stdout);
   return kExitOk;
@@ -84,9 +102,10 @@ int RunDescribe(const GlobalOptions& g, const GroupOptions& o) {
   constexpr const char* kCommand = "group describe";
   auto format = ParseOutputFormat(o.format);
   if (!format.ok()) return UsageError(kCommand, format.status());
-  CoordinatorClient client(g.admin, g.timeout_ms);
-  auto d = client.DescribeGroup(o.group);
-  if (!d.ok()) return GroupFail(kCommand, o.group, d.status());
+  auto admin = Admin::Create(AdminProperties(g));
+  if (!admin.ok()) return FailOrUsage(kCommand, admin.status());
+  auto d = (*admin)->DescribeGroup(o.group);
+  if (!d.ok()) return GroupFail(g, kCommand, o.group, d.status());
   int64_t total_lag = 0;
   bool lag_known = true;
   for (const auto& p : d->partitions) {
@@ -103,27 +122,29 @@ int RunDescribe(const GlobalOptions& g, const GroupOptions& o) {
                          {"instance_id", m.instance_id},
                          {"client_host", m.client_host},
                          {"member_epoch", m.member_epoch},
-                         {"state", m.state},
+                         {"state", GroupMemberStateName(m.state)},
                          {"subscribed_topics", m.subscribed_topics},
                          {"assigned", PartitionsJson(m.assigned)},
                          {"revoking", PartitionsJson(m.revoking)},
-                         {"pending", PartitionsJson(m.pending)}});
+                         {"pending", PartitionsJson(m.pending)},
+                         {"target", PartitionsJson(m.target)}});
     }
     Json partitions = Json::array();
     for (const auto& p : d->partitions) {
-      partitions.push_back({{"topic", p.topic},
-                            {"partition", p.partition},
+      partitions.push_back({{"topic", p.partition.topic},
+                            {"partition", p.partition.partition},
                             {"committed_offset", p.committed_offset},
                             {"log_end_offset", p.log_end_offset},
                             {"lag", p.lag},
                             {"member_id", p.member_id}});
     }
     PrintJson({{"group", d->group_id},
-               {"state", d->state},
+               {"state", GroupStateName(d->state)},
                {"group_epoch", d->group_epoch},
                {"assignment_epoch", d->assignment_epoch},
                {"assignor", d->assignor},
                {"offsets_partition", d->offsets_partition},
+               {"coordinator", d->coordinator},
                {"members", members},
                {"partitions", partitions},
                {"total_lag", total_lag}});
@@ -132,7 +153,7 @@ int RunDescribe(const GlobalOptions& g, const GroupOptions& o) {
   fmt::print(
       "group {}: {}, {} member{}, group epoch {}, assignment epoch {}, "
       "assignor {}, __consumer_offsets partition {}\n",
-      d->group_id, d->state, d->members.size(),
+      d->group_id, GroupStateName(d->state), d->members.size(),
       d->members.size() == 1 ? "" : "s", d->group_epoch, d->assignment_epoch,
       d->assignor.empty() ? "-" : d->assignor, d->offsets_partition);
   fmt::print("total lag {}{}\n", total_lag,
@@ -146,7 +167,8 @@ int RunDescribe(const GlobalOptions& g, const GroupOptions& o) {
     for (const auto& m : d->members) {
       members.AddRow({m.member_id, m.instance_id.empty() ? "-" : m.instance_id,
                       m.client_host.empty() ? "-" : m.client_host,
-                      std::to_string(m.member_epoch), m.state,
+                      std::to_string(m.member_epoch),
+                      std::string(GroupMemberStateName(m.state)),
                       PartitionsText(m.assigned), PartitionsText(m.revoking),
                       PartitionsText(m.pending)});
     }
@@ -156,7 +178,7 @@ int RunDescribe(const GlobalOptions& g, const GroupOptions& o) {
   TextTable parts(
       {"TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG", "OWNER"});
   for (const auto& p : d->partitions) {
-    parts.AddRow({p.topic, std::to_string(p.partition),
+    parts.AddRow({p.partition.topic, std::to_string(p.partition.partition),
                   OffsetText(p.committed_offset), OffsetText(p.log_end_offset),
                   OffsetText(p.lag), p.member_id.empty() ? "-" : p.member_id});
   }
@@ -187,15 +209,14 @@ int RunReset(const GlobalOptions& g, const ResetOptions& o) {
                       "give exactly one of --to-earliest, --to-latest, "
                       "--to-offset N, --to-time T");
   }
-  internal::ResetSpec spec;
-  spec.group_id = o.group;
-  spec.topic = o.topic;
-  spec.partitions = o.partitions;
+  using Strategy = OffsetResetSpec::Strategy;
+  OffsetResetSpec spec;
+  spec.partitions.push_back({o.topic, o.partitions});
   spec.dry_run = o.dry_run;
-  if (o.to_earliest) spec.strategy = internal::ResetSpec::Strategy::kEarliest;
-  if (o.to_latest) spec.strategy = internal::ResetSpec::Strategy::kLatest;
+  if (o.to_earliest) spec.strategy = Strategy::kEarliest;
+  if (o.to_latest) spec.strategy = Strategy::kLatest;
   if (o.to_offset >= 0) {
-    spec.strategy = internal::ResetSpec::Strategy::kOffset;
+    spec.strategy = Strategy::kOffset;
     spec.offset = o.to_offset;
   }
   if (!o.to_time.empty()) {
@@ -204,17 +225,20 @@ int RunReset(const GlobalOptions& g, const ResetOptions& o) {
       return UsageError(kCommand,
                         "--to-time " + std::string(ts.status().message()));
     }
-    spec.strategy = internal::ResetSpec::Strategy::kTimestamp;
+    spec.strategy = Strategy::kTimestamp;
     spec.timestamp_ms = std::max<int64_t>(*ts, 0);
   }
-  CoordinatorClient client(g.admin, g.timeout_ms);
-  auto changes = client.ResetOffsets(spec);
-  if (!changes.ok()) return Fail(kCommand, changes.status());
+  auto admin = Admin::Create(AdminProperties(g));
+  if (!admin.ok()) return FailOrUsage(kCommand, admin.status());
+  auto changes = (*admin)->ResetGroupOffsets(o.group, spec);
+  if (!changes.ok()) {
+    return Fail(kCommand, AdminCallError(g, changes.status()));
+  }
   if (*format == OutputFormat::kJson) {
     Json j = Json::array();
     for (const auto& c : *changes) {
-      j.push_back({{"topic", c.topic},
-                   {"partition", c.partition},
+      j.push_back({{"topic", c.partition.topic},
+                   {"partition", c.partition.partition},
                    {"previous_offset", c.previous_offset},
                    {"new_offset", c.new_offset}});
     }
@@ -230,7 +254,7 @@ int RunReset(const GlobalOptions& g, const ResetOptions& o) {
                  : "");
   TextTable t({"TOPIC", "PARTITION", "PREVIOUS", "NEW"});
   for (const auto& c : *changes) {
-    t.AddRow({c.topic, std::to_string(c.partition),
+    t.AddRow({c.partition.topic, std::to_string(c.partition.partition),
               OffsetText(c.previous_offset), std::to_string(c.new_offset)});
   }
   t.Print(stdout);
@@ -241,9 +265,10 @@ int RunDelete(const GlobalOptions& g, const GroupOptions& o) {
   constexpr const char* kCommand = "group delete";
   auto format = ParseOutputFormat(o.format);
   if (!format.ok()) return UsageError(kCommand, format.status());
-  CoordinatorClient client(g.admin, g.timeout_ms);
-  absl::Status s = client.DeleteGroup(o.group);
-  if (!s.ok()) return GroupFail(kCommand, o.group, s);
+  auto admin = Admin::Create(AdminProperties(g));
+  if (!admin.ok()) return FailOrUsage(kCommand, admin.status());
+  absl::Status s = (*admin)->DeleteGroup(o.group);
+  if (!s.ok()) return GroupFail(g, kCommand, o.group, s);
   if (*format == OutputFormat::kJson) {
     PrintJson({{"group", o.group}, {"deleted", true}});
   } else {
@@ -267,7 +292,9 @@ void AddGroupCommands(CLI::App* app, const GlobalOptions* globals,
 
   auto list_opts = std::make_shared<GroupOptions>();
   auto* list = group->add_subcommand(
-      "list", "Groups this broker coordinates, with state and member count");
+      "list",
+      "Consumer groups with state and member count (of the coordinators at "
+      "--admin; on a single node all)");
   list->add_option("--format", list_opts->format, kFormatHelp)
       ->capture_default_str();
   SetExample(list, "fjord group list");

@@ -2,7 +2,8 @@
 # End to end: build/bin/fjord driven against a real fjord-broker (Kafka,
 # gRPC and metrics on 127.0.0.1 port 0, ports read from its log): topics,
 # produce and consume back byte for byte, replay by offset, by time and to
-# another topic (checked with kcat too), groups, segment verify of a
+# another topic (checked with kcat too), groups (two `consume --group`
+# members sharing a topic, lag, reset), segment verify of a
 # corrupted copy, and the error paths with their exit codes (1 operational,
 # 2 usage). Bounded in time; the broker is stopped by its PID.
 # Usage: commands_test.sh PATH_TO_FJORD PATH_TO_FJORD_BROKER
@@ -21,8 +22,10 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- broker log (tail)"; tail -20 "$dir/broker.log" 2>/dev/null; exit 1; }
 step() { echo "== $*"; }
 
+# Heartbeats every 500 ms (default 5 s): a group of `consume --group`
+# members settles its assignment in about a second.
 "$broker" --data-dir "$dir/data" --kafka-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 \
-  --metrics-addr 127.0.0.1:0 > "$dir/broker.log" 2>&1 &
+  --metrics-addr 127.0.0.1:0 --set group.consumer.heartbeat.interval.ms=500 > "$dir/broker.log" 2>&1 &
 pid=$!
 kport=""; gport=""
 for _ in $(seq 1 150); do
@@ -201,6 +204,59 @@ printed=$(wc -l < "$dir/o")
 [ "$printed" -eq 3000 ] || fail "interrupted consume printed $printed of 3000"
 expect 0 "$dir/o" F group describe interrupted --format json
 [ "$(jq '[.partitions[].committed_offset] | add' "$dir/o")" -eq 3000 ] || fail "interrupted commit: $(cat "$dir/o")"
+
+step "groups: two consume --group at once split a 6-partition topic, each record printed once"
+expect 0 "$dir/o" F topic create split --partitions 6
+# Both members run until SIGTERM (sent to timeout, which passes it on;
+# timeout would send it itself after 90 s).
+timeout 90 "$fjord" --brokers "$B" --admin "$A" consume split --group pair -f '%p %o' > "$dir/m1" 2> "$dir/m1.err" &
+m1=$!
+timeout 90 "$fjord" --brokers "$B" --admin "$A" consume split --group pair -f '%p %o' > "$dir/m2" 2> "$dir/m2.err" &
+m2=$!
+# group describe while they run: 2 members, the 6 partitions split between
+# them (each has some), nothing in flight.
+settled=""
+for _ in $(seq 1 150); do
+  if F group describe pair --format json > "$dir/d" 2>/dev/null &&
+     [ "$(jq -c '[(.members | length), ([.members[].assigned[].partitions[]] | sort),
+                  ([.members[] | select((.assigned | length) == 0)] | length),
+                  ([.members[] | (.revoking + .pending)[].partitions[]] | length)]' "$dir/d")" = "[2,[0,1,2,3,4,5],0,0]" ]; then
+    settled=1; break
+  fi
+  sleep 0.2
+done
+[ -n "$settled" ] || fail "two members did not settle on 3+3 partitions: $(cat "$dir/d") $(cat "$dir/m1.err" "$dir/m2.err")"
+expect 0 "$dir/o" F group describe pair
+grep -q "group pair: Stable, 2 members" "$dir/o" || fail "describe text with 2 members: $(cat "$dir/o")"
+# 10,000 keyed records spread over the 6 partitions while both run.
+awk 'BEGIN { for (i = 0; i < 10000; i++) printf "k%05d\tv%05d\n", i, i }' \
+  | F produce split --key-delimiter $'\t' 2> "$dir/e" || fail "produce split: $(cat "$dir/e")"
+for _ in $(seq 1 300); do
+  [ $(( $(wc -l < "$dir/m1") + $(wc -l < "$dir/m2") )) -ge 10000 ] && break
+  sleep 0.1
+done
+kill -TERM "$m1" "$m2"
+wait "$m1" || fail "member 1 exit $?: $(cat "$dir/m1.err")"
+wait "$m2" || fail "member 2 exit $?: $(cat "$dir/m2.err")"
+# Exactly once in all: the printed (partition, offset) pairs are every
+# offset below each partition's log end, none twice.
+expect 0 "$dir/o" F topic describe split --format json
+jq -r '.partitions[] | "\(.partition) \(.log_end_offset)"' "$dir/o" \
+  | while read -r p end; do [ "$end" -gt 0 ] && seq 0 $(( end - 1 )) | sed "s/^/$p /"; done | sort > "$dir/want"
+[ "$(wc -l < "$dir/want")" -eq 10000 ] || fail "split holds $(wc -l < "$dir/want") records"
+sort "$dir/m1" "$dir/m2" | cmp -s - "$dir/want" || fail "the two members did not print every record once: $(sort "$dir/m1" "$dir/m2" | uniq -d | head -3) ($(wc -l < "$dir/m1") + $(wc -l < "$dir/m2"))"
+# Split: each printed some, neither all, and no partition was read by both.
+n1=$(wc -l < "$dir/m1"); n2=$(wc -l < "$dir/m2")
+[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] && [ "$n1" -lt 10000 ] && [ "$n2" -lt 10000 ] || fail "not split: $n1 and $n2 records"
+[ -z "$(comm -12 <(cut -d' ' -f1 "$dir/m1" | sort -u) <(cut -d' ' -f1 "$dir/m2" | sort -u))" ] || fail "a partition read by both members"
+# After they exit: no members, every committed offset at its log end.
+expect 0 "$dir/o" F group describe pair --format json
+[ "$(jq -c '[.state, (.members | length), ([.partitions[] | select(.committed_offset != .log_end_offset)] | length), (.partitions | length), .total_lag]' "$dir/o")" = '["Empty",0,0,6,0]' ] \
+  || fail "committed offsets after the members exit: $(cat "$dir/o")"
+# A lone member with --exit-at-end reads all 6 partitions to their ends and exits.
+F consume split --group lone -e -f '%p %o' > "$dir/o" 2> "$dir/e" || fail "lone member: $(cat "$dir/e")"
+sort "$dir/o" | cmp -s - "$dir/want" || fail "lone member with --exit-at-end: $(wc -l < "$dir/o") records"
+expect 2 "$dir/o" F consume split --group lone --partition 1
 
 step "segment verify detects a flipped byte in a copied segment file"
 mkdir -p "$dir/copy"
