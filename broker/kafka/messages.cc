@@ -13,17 +13,28 @@ std::optional<VersionRange> SupportedRange(int16_t api_key) {
 
 const char* ApiName(int16_t api_key) {
   switch (api_key) {
-    case kProduce: return "Produce";
-    case kFetch: return "Fetch";
-    case kListOffsets: return "ListOffsets";
-    case kMetadata: return "Metadata";
-    case kApiVersions: return "ApiVersions";
-    case kCreateTopics: return "CreateTopics";
-    case kDeleteTopics: return "DeleteTopics";
-    case kInitProducerId: return "InitProducerId";
-    case kFindCoordinator: return "FindCoordinator";
-    case kOffsetForLeaderEpoch: return "OffsetForLeaderEpoch";
-    default: return "Unknown";
+    case kProduce:
+      return "Produce";
+    case kFetch:
+      return "Fetch";
+    case kListOffsets:
+      return "ListOffsets";
+    case kMetadata:
+      return "Metadata";
+    case kApiVersions:
+      return "ApiVersions";
+    case kCreateTopics:
+      return "CreateTopics";
+    case kDeleteTopics:
+      return "DeleteTopics";
+    case kInitProducerId:
+      return "InitProducerId";
+    case kFindCoordinator:
+      return "FindCoordinator";
+    case kOffsetForLeaderEpoch:
+      return "OffsetForLeaderEpoch";
+    default:
+      return "Unknown";
   }
 }
 
@@ -86,36 +97,21 @@ bool Decode(Reader& r, int16_t version, ProduceRequest* req) {
   if (version >= 3) req->transactional_id = r.NullableString();
   req->acks = r.Int16();
   req->timeout_ms = r.Int32();
-  auto topics = r.ArrayLength(6);
-  if (!topics) return false;
-  req->topics.resize(*topics);
-  for (auto& t : req->topics) {
-    t.name = r.String();
-    auto parts = r.ArrayLength(8);
-    if (!parts) return false;
-    t.partitions.resize(*parts);
-    for (auto& p : t.partitions) {
-      p.index = r.Int32();
-      p.records = r.NullableBytes();
-    }
-  }
-  return r.ok();
+  return ReadTopics(r, 8, &req->topics, [&](auto& p) {
+    p.index = r.Int32();
+    p.records = r.NullableBytes();
+  });
 }
 
 void Encode(ResponseFrame& f, int16_t version, const ProduceResponse& resp) {
   Writer& w = f.w();
-  w.ArrayLength(resp.topics.size());
-  for (const auto& t : resp.topics) {
-    w.String(t.name);
-    w.ArrayLength(t.partitions.size());
-    for (const auto& p : t.partitions) {
-      w.Int32(p.index);
-      w.Int16(p.error);
-      w.Int64(p.base_offset);
-      if (version >= 2) w.Int64(p.log_append_time);
-      if (version >= 5) w.Int64(p.log_start_offset);
-    }
-  }
+  WriteTopics(w, resp.topics, [&](const auto& p) {
+    w.Int32(p.index);
+    w.Int16(p.error);
+    w.Int64(p.base_offset);
+    if (version >= 2) w.Int64(p.log_append_time);
+    if (version >= 5) w.Int64(p.log_start_offset);
+  });
   if (version >= 1) w.Int32(0);  // throttle_time_ms
 }
 
@@ -131,22 +127,14 @@ bool Decode(Reader& r, int16_t version, FetchRequest* req) {
     req->session_id = r.Int32();
     req->session_epoch = r.Int32();
   }
-  auto topics = r.ArrayLength(6);
-  if (!topics) return false;
-  req->topics.resize(*topics);
-  for (auto& t : req->topics) {
-    t.name = r.String();
-    auto parts = r.ArrayLength(16);
-    if (!parts) return false;
-    t.partitions.resize(*parts);
-    for (auto& p : t.partitions) {
-      p.index = r.Int32();
-      if (version >= 9) p.current_leader_epoch = r.Int32();
-      p.fetch_offset = r.Int64();
-      if (version >= 5) p.log_start_offset = r.Int64();
-      p.max_bytes = r.Int32();
-    }
-  }
+  const bool topics_ok = ReadTopics(r, 16, &req->topics, [&](auto& p) {
+    p.index = r.Int32();
+    if (version >= 9) p.current_leader_epoch = r.Int32();
+    p.fetch_offset = r.Int64();
+    if (version >= 5) p.log_start_offset = r.Int64();
+    p.max_bytes = r.Int32();
+  });
+  if (!topics_ok) return false;
   if (version >= 7) {
     auto forgotten = r.ArrayLength(6);
     for (int32_t i = 0; forgotten && i < *forgotten; i++) {
@@ -176,7 +164,7 @@ void Encode(ResponseFrame& f, int16_t version, const FetchResponse& resp) {
       w.Int64(p.high_watermark);
       w.Int64(p.high_watermark);  // last_stable_offset (v4+): no transactions
       if (version >= 5) w.Int64(p.log_start_offset);
-      w.ArrayLength(0);  // aborted_transactions (v4+): none
+      w.ArrayLength(0);                // aborted_transactions (v4+): none
       if (version >= 11) w.Int32(-1);  // preferred_read_replica
       // Records: an empty set is length 0, never null.
       w.Int32(static_cast<int32_t>(p.records.size()));
@@ -190,48 +178,33 @@ void Encode(ResponseFrame& f, int16_t version, const FetchResponse& resp) {
 bool Decode(Reader& r, int16_t version, ListOffsetsRequest* req) {
   req->replica_id = r.Int32();
   if (version >= 2) r.Int8();  // isolation_level
-  auto topics = r.ArrayLength(6);
-  if (!topics) return false;
-  req->topics.resize(*topics);
-  for (auto& t : req->topics) {
-    t.name = r.String();
-    auto parts = r.ArrayLength(12);
-    if (!parts) return false;
-    t.partitions.resize(*parts);
-    for (auto& p : t.partitions) {
-      p.index = r.Int32();
-      p.timestamp = r.Int64();
-      if (version == 0) r.Int32();  // max_num_offsets
-    }
-  }
-  return r.ok();
+  return ReadTopics(r, 12, &req->topics, [&](auto& p) {
+    p.index = r.Int32();
+    p.timestamp = r.Int64();
+    if (version == 0) r.Int32();  // max_num_offsets
+  });
 }
 
 void Encode(ResponseFrame& f, int16_t version,
             const ListOffsetsResponse& resp) {
   Writer& w = f.w();
   if (version >= 2) w.Int32(0);  // throttle_time_ms
-  w.ArrayLength(resp.topics.size());
-  for (const auto& t : resp.topics) {
-    w.String(t.name);
-    w.ArrayLength(t.partitions.size());
-    for (const auto& p : t.partitions) {
-      w.Int32(p.index);
-      w.Int16(p.error);
-      if (version == 0) {
-        // old_style_offsets: a list holding the one offset, if any.
-        if (p.error == 0 && p.offset >= 0) {
-          w.ArrayLength(1);
-          w.Int64(p.offset);
-        } else {
-          w.ArrayLength(0);
-        }
-      } else {
-        w.Int64(p.timestamp);
+  WriteTopics(w, resp.topics, [&](const auto& p) {
+    w.Int32(p.index);
+    w.Int16(p.error);
+    if (version == 0) {
+      // old_style_offsets: a list holding the one offset, if any.
+      if (p.error == 0 && p.offset >= 0) {
+        w.ArrayLength(1);
         w.Int64(p.offset);
+      } else {
+        w.ArrayLength(0);
       }
+    } else {
+      w.Int64(p.timestamp);
+      w.Int64(p.offset);
     }
-  }
+  });
 }
 
 // ---------------------------------------------------------------- Metadata
@@ -387,38 +360,23 @@ void Encode(ResponseFrame& f, int16_t version,
 
 bool Decode(Reader& r, int16_t version, OffsetForLeaderEpochRequest* req) {
   if (version >= 3) req->replica_id = r.Int32();
-  auto topics = r.ArrayLength(6);
-  if (!topics) return false;
-  req->topics.resize(*topics);
-  for (auto& t : req->topics) {
-    t.name = r.String();
-    auto parts = r.ArrayLength(8);
-    if (!parts) return false;
-    t.partitions.resize(*parts);
-    for (auto& p : t.partitions) {
-      p.index = r.Int32();
-      if (version >= 2) p.current_leader_epoch = r.Int32();
-      p.leader_epoch = r.Int32();
-    }
-  }
-  return r.ok();
+  return ReadTopics(r, 8, &req->topics, [&](auto& p) {
+    p.index = r.Int32();
+    if (version >= 2) p.current_leader_epoch = r.Int32();
+    p.leader_epoch = r.Int32();
+  });
 }
 
 void Encode(ResponseFrame& f, int16_t version,
             const OffsetForLeaderEpochResponse& resp) {
   Writer& w = f.w();
   if (version >= 2) w.Int32(0);  // throttle_time_ms
-  w.ArrayLength(resp.topics.size());
-  for (const auto& t : resp.topics) {
-    w.String(t.name);
-    w.ArrayLength(t.partitions.size());
-    for (const auto& p : t.partitions) {
-      w.Int16(p.error);
-      w.Int32(p.index);
-      if (version >= 1) w.Int32(p.leader_epoch);
-      w.Int64(p.end_offset);
-    }
-  }
+  WriteTopics(w, resp.topics, [&](const auto& p) {
+    w.Int16(p.error);
+    w.Int32(p.index);
+    if (version >= 1) w.Int32(p.leader_epoch);
+    w.Int64(p.end_offset);
+  });
 }
 
 // ---------------------------------------------------------- InitProducerId

@@ -34,18 +34,13 @@ std::string EncodeRequest(int16_t version, int32_t correlation_id,
     w.Int32(req.session_id);
     w.Int32(req.session_epoch);
   }
-  w.ArrayLength(req.topics.size());
-  for (const auto& t : req.topics) {
-    w.String(t.name);
-    w.ArrayLength(t.partitions.size());
-    for (const auto& p : t.partitions) {
-      w.Int32(p.index);
-      if (version >= 9) w.Int32(p.current_leader_epoch);
-      w.Int64(p.fetch_offset);
-      if (version >= 5) w.Int64(p.log_start_offset);
-      w.Int32(p.max_bytes);
-    }
-  }
+  WriteTopics(w, req.topics, [&](const auto& p) {
+    w.Int32(p.index);
+    if (version >= 9) w.Int32(p.current_leader_epoch);
+    w.Int64(p.fetch_offset);
+    if (version >= 5) w.Int64(p.log_start_offset);
+    w.Int32(p.max_bytes);
+  });
   if (version >= 7) w.ArrayLength(0);  // forgotten_topics_data
   if (version >= 11) w.String("");     // rack_id
   PatchSize(out);
@@ -59,16 +54,11 @@ std::string EncodeRequest(int16_t version, int32_t correlation_id,
   Writer w(&out);
   Header(w, kOffsetForLeaderEpoch, version, correlation_id, client_id);
   if (version >= 3) w.Int32(req.replica_id);
-  w.ArrayLength(req.topics.size());
-  for (const auto& t : req.topics) {
-    w.String(t.name);
-    w.ArrayLength(t.partitions.size());
-    for (const auto& p : t.partitions) {
-      w.Int32(p.index);
-      if (version >= 2) w.Int32(p.current_leader_epoch);
-      w.Int32(p.leader_epoch);
-    }
-  }
+  WriteTopics(w, req.topics, [&](const auto& p) {
+    w.Int32(p.index);
+    if (version >= 2) w.Int32(p.current_leader_epoch);
+    w.Int32(p.leader_epoch);
+  });
   PatchSize(out);
   return out;
 }
@@ -79,54 +69,34 @@ bool DecodeResponse(Reader& r, int16_t version, FetchResponse* out) {
     out->error = r.Int16();
     r.Int32();  // session_id
   }
-  auto topics = r.ArrayLength(6);
-  if (!topics) return false;
-  out->topics.resize(*topics);
-  for (auto& t : out->topics) {
-    t.name = std::string(r.String());
-    auto parts = r.ArrayLength(30);
-    if (!parts) return false;
-    t.partitions.resize(*parts);
-    for (auto& p : t.partitions) {
-      p.index = r.Int32();
-      p.error = r.Int16();
-      p.high_watermark = r.Int64();
-      if (version >= 4) r.Int64();  // last_stable_offset
-      if (version >= 5) p.log_start_offset = r.Int64();
-      if (version >= 4) {
-        auto aborted = r.ArrayLength(16);  // null (-1) is allowed
-        for (int32_t i = 0; aborted && i < *aborted; i++) {
-          r.Int64();  // producer_id
-          r.Int64();  // first_offset
-        }
+  return ReadTopics(r, 30, &out->topics, [&](auto& p) {
+    p.index = r.Int32();
+    p.error = r.Int16();
+    p.high_watermark = r.Int64();
+    if (version >= 4) r.Int64();  // last_stable_offset
+    if (version >= 5) p.log_start_offset = r.Int64();
+    if (version >= 4) {
+      auto aborted = r.ArrayLength(16);  // null (-1) is allowed
+      for (int32_t i = 0; aborted && i < *aborted; i++) {
+        r.Int64();  // producer_id
+        r.Int64();  // first_offset
       }
-      if (version >= 11) r.Int32();  // preferred_read_replica
-      auto records = r.NullableBytes();
-      if (records) p.records = *records;
     }
-  }
-  return r.ok();
+    if (version >= 11) r.Int32();  // preferred_read_replica
+    auto records = r.NullableBytes();
+    if (records) p.records = *records;
+  });
 }
 
 bool DecodeResponse(Reader& r, int16_t version,
                     OffsetForLeaderEpochResponse* out) {
   if (version >= 2) r.Int32();  // throttle_time_ms
-  auto topics = r.ArrayLength(6);
-  if (!topics) return false;
-  out->topics.resize(*topics);
-  for (auto& t : out->topics) {
-    t.name = std::string(r.String());
-    auto parts = r.ArrayLength(14);
-    if (!parts) return false;
-    t.partitions.resize(*parts);
-    for (auto& p : t.partitions) {
-      p.error = r.Int16();
-      p.index = r.Int32();
-      if (version >= 1) p.leader_epoch = r.Int32();
-      p.end_offset = r.Int64();
-    }
-  }
-  return r.ok();
+  return ReadTopics(r, 14, &out->topics, [&](auto& p) {
+    p.error = r.Int16();
+    p.index = r.Int32();
+    if (version >= 1) p.leader_epoch = r.Int32();
+    p.end_offset = r.Int64();
+  });
 }
 
 }  // namespace fjord::broker::kafka

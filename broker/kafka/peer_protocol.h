@@ -1,8 +1,9 @@
-// The follower's side of replication on the Kafka wire: the requests a
-// replica sends its leader (Fetch carrying its node id as replica_id,
-// OffsetForLeaderEpoch) and the decoders of their responses, over the
-// message structs of messages.h. The leader's side is the ordinary server
-// codec there. Free functions; thread-safe.
+// The fetching side of the Kafka wire: the requests a replica sends its
+// leader (Fetch carrying its node id as replica_id, OffsetForLeaderEpoch)
+// and the decoders of their responses, over the message structs of
+// messages.h. The Fetch response decoder is also the client's (its
+// consumer reads the same responses). The serving side is the ordinary
+// server codec in messages.h. Free functions; thread-safe.
 #ifndef FJORD_BROKER_KAFKA_PEER_PROTOCOL_H_
 #define FJORD_BROKER_KAFKA_PEER_PROTOCOL_H_
 

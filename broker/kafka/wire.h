@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "log/internal/endian.h"
 
@@ -133,6 +134,40 @@ class Writer {
   }
   std::string* out_;
 };
+
+// The shape most requests and responses share: an array of topics, each a
+// name and an array of partitions. `Topic` has `name` and `partitions`.
+
+// Reads such an array into `topics`, calling read(partition) for each
+// partition; each partition takes at least `min_partition_bytes` on the
+// wire (bounds the count by what is left). False when malformed.
+template <typename Topic, typename ReadPartition>
+bool ReadTopics(Reader& r, size_t min_partition_bytes,
+                std::vector<Topic>* topics, ReadPartition&& read) {
+  auto n = r.ArrayLength(6);
+  if (!n) return false;
+  topics->resize(*n);
+  for (auto& t : *topics) {
+    t.name = r.String();
+    auto parts = r.ArrayLength(min_partition_bytes);
+    if (!parts) return false;
+    t.partitions.resize(*parts);
+    for (auto& p : t.partitions) read(p);
+  }
+  return r.ok();
+}
+
+// Writes `topics`, calling write(partition) for each partition.
+template <typename Topic, typename WritePartition>
+void WriteTopics(Writer& w, const std::vector<Topic>& topics,
+                 WritePartition&& write) {
+  w.ArrayLength(topics.size());
+  for (const auto& t : topics) {
+    w.String(t.name);
+    w.ArrayLength(t.partitions.size());
+    for (const auto& p : t.partitions) write(p);
+  }
+}
 
 }  // namespace fjord::broker::kafka
 

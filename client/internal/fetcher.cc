@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_format.h"
+#include "broker/kafka/peer_protocol.h"
 #include "client/internal/consumer_impl.h"
 #include "client/internal/errors.h"
 #include "client/internal/protocol.h"
@@ -271,7 +272,7 @@ void Consumer::Impl::OnFetch(int32_t node,
   kafka::FetchResponse r;
   if (status.ok()) {
     kafka::Reader reader(resp.body);
-    if (!client::internal::DecodeFetchResponse(reader, version, &r)) {
+    if (!kafka::DecodeResponse(reader, version, &r)) {
       status = absl::UnavailableError("malformed Fetch response");
     } else if (r.error != kErrNone) {
       status = client::internal::StatusFromKafkaError(r.error, "Fetch");

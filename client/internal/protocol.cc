@@ -189,89 +189,35 @@ bool DecodeMetadataResponse(kafka::Reader& r, int16_t version,
 
 bool DecodeProduceResponse(kafka::Reader& r, int16_t version,
                            kafka::ProduceResponse* out) {
-  auto topics = r.ArrayLength(6);
-  if (!topics) return false;
-  out->topics.resize(*topics);
-  for (auto& t : out->topics) {
-    t.name = std::string(r.String());
-    auto parts = r.ArrayLength(14);
-    if (!parts) return false;
-    t.partitions.resize(*parts);
-    for (auto& p : t.partitions) {
-      p.index = r.Int32();
-      p.error = r.Int16();
-      p.base_offset = r.Int64();
-      if (version >= 2) p.log_append_time = r.Int64();
-      if (version >= 5) p.log_start_offset = r.Int64();
-    }
-  }
+  const bool topics_ok = kafka::ReadTopics(r, 14, &out->topics, [&](auto& p) {
+    p.index = r.Int32();
+    p.error = r.Int16();
+    p.base_offset = r.Int64();
+    if (version >= 2) p.log_append_time = r.Int64();
+    if (version >= 5) p.log_start_offset = r.Int64();
+  });
+  if (!topics_ok) return false;
   if (version >= 1) r.Int32();  // throttle_time_ms
-  return r.ok();
-}
-
-bool DecodeFetchResponse(kafka::Reader& r, int16_t version,
-                         kafka::FetchResponse* out) {
-  if (version >= 1) r.Int32();  // throttle_time_ms
-  if (version >= 7) {
-    out->error = r.Int16();
-    r.Int32();  // session_id
-  }
-  auto topics = r.ArrayLength(6);
-  if (!topics) return false;
-  out->topics.resize(*topics);
-  for (auto& t : out->topics) {
-    t.name = std::string(r.String());
-    auto parts = r.ArrayLength(30);
-    if (!parts) return false;
-    t.partitions.resize(*parts);
-    for (auto& p : t.partitions) {
-      p.index = r.Int32();
-      p.error = r.Int16();
-      p.high_watermark = r.Int64();
-      if (version >= 4) r.Int64();  // last_stable_offset
-      if (version >= 5) p.log_start_offset = r.Int64();
-      if (version >= 4) {
-        auto aborted = r.ArrayLength(16);  // null (-1) is allowed
-        for (int32_t i = 0; aborted && i < *aborted; i++) {
-          r.Int64();  // producer_id
-          r.Int64();  // first_offset
-        }
-      }
-      if (version >= 11) r.Int32();  // preferred_read_replica
-      auto records = r.NullableBytes();
-      if (records) p.records = *records;
-    }
-  }
   return r.ok();
 }
 
 bool DecodeListOffsetsResponse(kafka::Reader& r, int16_t version,
                                kafka::ListOffsetsResponse* out) {
   if (version >= 2) r.Int32();  // throttle_time_ms
-  auto topics = r.ArrayLength(6);
-  if (!topics) return false;
-  out->topics.resize(*topics);
-  for (auto& t : out->topics) {
-    t.name = std::string(r.String());
-    auto parts = r.ArrayLength(6);
-    if (!parts) return false;
-    t.partitions.resize(*parts);
-    for (auto& p : t.partitions) {
-      p.index = r.Int32();
-      p.error = r.Int16();
-      if (version == 0) {
-        auto n = r.ArrayLength(8);
-        for (int32_t i = 0; n && i < *n; i++) {
-          int64_t o = r.Int64();
-          if (i == 0) p.offset = o;
-        }
-      } else {
-        p.timestamp = r.Int64();
-        p.offset = r.Int64();
+  return kafka::ReadTopics(r, 6, &out->topics, [&](auto& p) {
+    p.index = r.Int32();
+    p.error = r.Int16();
+    if (version == 0) {
+      auto n = r.ArrayLength(8);
+      for (int32_t i = 0; n && i < *n; i++) {
+        int64_t o = r.Int64();
+        if (i == 0) p.offset = o;
       }
+    } else {
+      p.timestamp = r.Int64();
+      p.offset = r.Int64();
     }
-  }
-  return r.ok();
+  });
 }
 
 bool DecodeInitProducerIdResponse(kafka::Reader& r, int16_t version,

@@ -124,8 +124,8 @@ bool DecodeMetadataResponse(kafka::Reader& r, int16_t version,
                             kafka::MetadataResponse* out);
 bool DecodeProduceResponse(kafka::Reader& r, int16_t version,
                            kafka::ProduceResponse* out);
-bool DecodeFetchResponse(kafka::Reader& r, int16_t version,
-                         kafka::FetchResponse* out);
+// Fetch responses decode with kafka::DecodeResponse (broker/kafka/
+// peer_protocol.h), which the replica fetcher uses too.
 bool DecodeListOffsetsResponse(kafka::Reader& r, int16_t version,
                                kafka::ListOffsetsResponse* out);
 bool DecodeInitProducerIdResponse(kafka::Reader& r, int16_t version,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/kafka/peer_protocol.h"
 #include "catch2/catch.hpp"
 #include "log/internal/endian.h"
 #include "tests/util/test_util.h"
@@ -240,7 +241,7 @@ TEST_CASE("The broker's responses decode on the client", "[client][protocol]") {
       kafka::Reader r(testing::Bytes(body));
       kafka::FetchResponse got;
       INFO("version " << v);
-      REQUIRE(DecodeFetchResponse(r, v, &got));
+      REQUIRE(kafka::DecodeResponse(r, v, &got));
       CHECK(r.remaining() == 0);
       REQUIRE(got.topics[0].partitions.size() == 2);
       const auto& p = got.topics[0].partitions[0];
@@ -306,7 +307,7 @@ TEST_CASE("Truncated responses are refused, never over-read",
     std::string cut = fbody.substr(0, n);
     kafka::Reader r(testing::Bytes(cut));
     kafka::FetchResponse got;
-    CHECK(!DecodeFetchResponse(r, 11, &got));
+    CHECK(!kafka::DecodeResponse(r, 11, &got));
   }
 }
 
