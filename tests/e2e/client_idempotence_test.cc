@@ -32,6 +32,7 @@
 #include "catch2/catch.hpp"
 #include "fjord/consumer.h"
 #include "fjord/producer.h"
+#include "tests/e2e/exactly_once.h"
 #include "tests/e2e/proxied_broker.h"
 #include "tests/util/broker_process.h"
 #include "tests/util/fault_proxy.h"
@@ -51,9 +52,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr int kPartitions = 6;
-constexpr size_t kValueSize = 100;
-
 int64_t RecordCount() {
   if (const char* n = std::getenv("FJORD_E2E_RECORDS"); n != nullptr && *n) {
     return std::atoll(n);
@@ -69,19 +67,11 @@ double SecondsSince(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-// What the producer reported for each record: its offset, kDelivered (OK
-// without an offset: a DUPLICATE_SEQUENCE answer), kFailed, or kPending (no
-// callback yet). Callbacks run on the producer's network thread (or on the
-// sending thread for failures known at Send time); each writes only its
-// own slot, and the counters are atomic.
-constexpr int64_t kPending = -1;
-constexpr int64_t kFailed = -2;
-constexpr int64_t kDelivered = -3;
-
+// Callbacks run on the producer's network thread (or on the sending
+// thread for failures known at Send time); each writes only its own slot
+// of `reports`, and the counters are atomic.
 struct Tracker {
-  explicit Tracker(int64_t total)
-      : reports(kPartitions,
-                std::vector<int64_t>(total / kPartitions + 1, kPending)) {}
+  explicit Tracker(int64_t total) : reports(NewReports(total)) {}
 
   void Report(int p, int64_t seq, const absl::Status& s, int64_t offset) {
     if (!s.ok()) {
@@ -100,7 +90,7 @@ struct Tracker {
     return first_error;
   }
 
-  std::vector<std::vector<int64_t>> reports;  // [partition][sequence]
+  Reports reports;
   std::atomic<int64_t> delivered{0};
   std::atomic<int64_t> failed{0};
   absl::Mutex mu;
@@ -152,12 +142,6 @@ Properties FaultRunProperties(const std::string& bootstrap,
   return p;
 }
 
-// One record as read back.
-struct Read {
-  int64_t offset;
-  int64_t seq;
-};
-
 // Every record of `topic`'s partitions from the log start to the log end
 // (as it is when this starts), through the fjord consumer. Fails the test
 // on a record that is not one this test sent to that partition.
@@ -183,6 +167,7 @@ std::vector<std::vector<Read>> ConsumeAll(const std::string& bootstrap,
   REQUIRE(c.SeekToBeginning({}).ok());
   for (int p = 0; p < kPartitions; p++) {
     auto position = c.Position(all[p]);
+    INFO(position.status().ToString());
     REQUIRE(position.ok());
     REQUIRE(*position == 0);  // nothing was deleted
   }
@@ -202,12 +187,7 @@ std::vector<std::vector<Read>> ConsumeAll(const std::string& bootstrap,
       REQUIRE(r.offset >= next[p]);
       REQUIRE(r.value.has_value());
       REQUIRE(r.value->size() == kValueSize);
-      const std::string v(*r.value);
-      int vp = -1;
-      long long seq = -1;
-      INFO("value " << v);
-      REQUIRE(std::sscanf(v.c_str(), "p%d-s%lld-", &vp, &seq) == 2);
-      REQUIRE(vp == p);
+      const int64_t seq = SequenceOf(p, *r.value);
       if (r.offset < end[p]) out[p].push_back({r.offset, seq});
       const bool was_done = next[p] >= end[p];
       next[p] = r.offset + 1;
@@ -218,39 +198,6 @@ std::vector<std::vector<Read>> ConsumeAll(const std::string& bootstrap,
   }
   c.Close();
   return out;
-}
-
-// Checks what was read back against what the producer reported: per
-// partition the sequences strictly increase (send order, never twice),
-// every acknowledged record is there at the offset its callback gave, and
-// nothing is there that was not sent. Returns how many were read.
-int64_t VerifyExactlyOnce(const std::vector<std::vector<Read>>& read,
-                          const Tracker& t, int64_t total) {
-  int64_t count = 0;
-  for (int p = 0; p < kPartitions; p++) {
-    const int64_t sent = (total - p + kPartitions - 1) / kPartitions;
-    int64_t last_seq = -1;
-    std::vector<bool> seen(sent, false);
-    for (const Read& r : read[p]) {
-      INFO("partition " << p << " offset " << r.offset << " sequence " << r.seq
-                        << " after " << last_seq);
-      REQUIRE(r.seq < sent);
-      REQUIRE(r.seq > last_seq);  // in send order, never twice
-      last_seq = r.seq;
-      seen[r.seq] = true;
-      const int64_t reported = t.reports[p][r.seq];
-      if (reported >= 0) REQUIRE(reported == r.offset);
-      count++;
-    }
-    for (int64_t seq = 0; seq < sent; seq++) {
-      const int64_t reported = t.reports[p][seq];
-      if (reported >= 0 || reported == kDelivered) {
-        INFO("partition " << p << " sequence " << seq << " acknowledged");
-        REQUIRE(seen[seq]);  // acknowledged, so it is there
-      }
-    }
-  }
-  return count;
 }
 
 uint64_t Seed(uint64_t fallback) {
@@ -334,7 +281,7 @@ TEST_CASE(
   const auto t1 = Clock::now();
   auto read = ConsumeAll(c.bootstrap(), "exactly-once");
   const double consume_s = SecondsSince(t1);
-  CHECK(VerifyExactlyOnce(read, t, total) == total);
+  CHECK(VerifyExactlyOnce(read, t.reports, total) == total);
   std::printf(
       "fjord client exactly-once: %lld records of %zu bytes produced in "
       "%.1f s, read back in %.1f s; broker answered %.0f retries as "
@@ -397,7 +344,7 @@ void ProduceThroughKills(const FaultOptions& faults, int kills, int64_t total,
 
   c.proxy.SetFaults(FaultOptions{});
   auto read = ConsumeAll(c.bootstrap(), topic);
-  const int64_t n = VerifyExactlyOnce(read, t, total);
+  const int64_t n = VerifyExactlyOnce(read, t.reports, total);
   CHECK(n >= t.delivered.load());
   CHECK(n <= total);
   std::printf(

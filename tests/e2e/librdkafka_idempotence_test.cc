@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/e2e/exactly_once.h"
 #include "tests/e2e/proxied_broker.h"
 #include "tests/util/broker_process.h"
 #include "tests/util/fault_proxy.h"
@@ -32,19 +33,9 @@
 namespace fjord::testing {
 namespace {
 
-constexpr int kPartitions = 6;
-
-// What librdkafka reported for each record: its offset, kDelivered (no
-// offset: a DUPLICATE_SEQUENCE answer), kFailed, or kPending (no report).
-constexpr int64_t kPending = -1;
-constexpr int64_t kFailed = -2;
-constexpr int64_t kDelivered = -3;
-
 struct Tracker {
-  explicit Tracker(int64_t total)
-      : reports(kPartitions,
-                std::vector<int64_t>(total / kPartitions + 1, kPending)) {}
-  std::vector<std::vector<int64_t>> reports;  // [partition][sequence]
+  explicit Tracker(int64_t total) : reports(NewReports(total)) {}
+  Reports reports;  // what librdkafka's delivery reports said
   int64_t delivered = 0;
   int64_t failed = 0;
   std::string first_error;
@@ -166,8 +157,8 @@ void RequireNoFatalError(rd_kafka_t* rk, Tracker& t) {
 }
 
 // Every record of `topic` read back: per partition, (offset, value).
-std::vector<std::vector<std::pair<int64_t, std::string>>> ConsumeAll(
-    uint16_t port, const std::string& topic) {
+std::vector<std::vector<Read>> ConsumeAll(uint16_t port,
+                                          const std::string& topic) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   Set(conf, "bootstrap.servers", "127.0.0.1:" + std::to_string(port));
   Set(conf, "fetch.wait.max.ms", "50");
@@ -175,7 +166,7 @@ std::vector<std::vector<std::pair<int64_t, std::string>>> ConsumeAll(
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
   REQUIRE(rk != nullptr);
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-  std::vector<std::vector<std::pair<int64_t, std::string>>> out(kPartitions);
+  std::vector<std::vector<Read>> out(kPartitions);
   for (int p = 0; p < kPartitions; p++) {
     int64_t low = -1, high = -1;
     REQUIRE(rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &low, &high,
@@ -191,9 +182,10 @@ std::vector<std::vector<std::pair<int64_t, std::string>>> ConsumeAll(
       rd_kafka_message_t* m = rd_kafka_consume(rkt, p, 1000);
       if (m == nullptr) continue;
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        out[p].emplace_back(
-            m->offset,
-            std::string(static_cast<const char*>(m->payload), m->len));
+        out[p].push_back(
+            {m->offset,
+             SequenceOf(p, std::string_view(
+                               static_cast<const char*>(m->payload), m->len))});
         next = m->offset + 1;
       } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         FAIL_CHECK("consume: " << rd_kafka_message_errstr(m));
@@ -205,42 +197,6 @@ std::vector<std::vector<std::pair<int64_t, std::string>>> ConsumeAll(
   rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);
   return out;
-}
-
-// Checks what was read back against what librdkafka acknowledged: per
-// partition the sequences strictly increase (send order, no duplicate),
-// every delivered record is there once at its reported offset, and no
-// record is there that was not sent. Returns how many were read.
-int64_t VerifyExactlyOnce(
-    const std::vector<std::vector<std::pair<int64_t, std::string>>>& read,
-    const Tracker& t, int64_t total) {
-  int64_t count = 0;
-  for (int p = 0; p < kPartitions; p++) {
-    const int64_t sent = (total - p + kPartitions - 1) / kPartitions;
-    int64_t last_seq = -1;
-    std::vector<bool> seen(sent, false);
-    for (const auto& [offset, value] : read[p]) {
-      int vp = -1;
-      long long seq = -1;
-      REQUIRE(std::sscanf(value.c_str(), "p%d-s%lld-", &vp, &seq) == 2);
-      INFO("partition " << p << " offset " << offset << " value " << value);
-      REQUIRE(vp == p);
-      REQUIRE(seq < sent);
-      REQUIRE(seq > last_seq);  // in send order, never twice
-      last_seq = seq;
-      seen[seq] = true;
-      const int64_t reported = t.reports[p][seq];
-      if (reported >= 0) REQUIRE(reported == offset);
-      count++;
-    }
-    for (int64_t seq = 0; seq < sent; seq++) {
-      if (t.reports[p][seq] >= 0 || t.reports[p][seq] == kDelivered) {
-        INFO("partition " << p << " sequence " << seq);
-        REQUIRE(seen[seq]);  // acknowledged, so it is there
-      }
-    }
-  }
-  return count;
 }
 
 // Small segments: rolls, and so snapshots, during the run.
@@ -294,7 +250,7 @@ TEST_CASE(
 
   c.proxy.SetFaults(FaultOptions{});
   auto read = ConsumeAll(c.proxy.port(), "exactly-once");
-  CHECK(VerifyExactlyOnce(read, t, kTotal) == kTotal);
+  CHECK(VerifyExactlyOnce(read, t.reports, kTotal) == kTotal);
   std::printf(
       "exactly-once: %lld records through %lld connections; %lld responses "
       "dropped, %lld resets, %lld delayed; broker answered %.0f retries as "
@@ -350,7 +306,7 @@ TEST_CASE(
 
   c.proxy.SetFaults(FaultOptions{});
   auto read = ConsumeAll(c.proxy.port(), "kill9");
-  const int64_t n = VerifyExactlyOnce(read, t, kTotal);
+  const int64_t n = VerifyExactlyOnce(read, t.reports, kTotal);
   CHECK(n == t.delivered);
   std::printf(
       "kill -9: %lld of %lld records acknowledged before the kill; all %lld "
