@@ -16,7 +16,6 @@ CLUSTER_SH=$2
 controller_is() { E get /fjord/fjord-local/controller --print-value-only | grep -q "\"node_id\":$1[,}]"; }
 controller_not() { E get /fjord/fjord-local/controller --print-value-only | grep -q '"node_id"' &&
   ! controller_is "$1"; }
-topic_json() { E get "/fjord/fjord-local/topics/$1" --print-value-only; }
 # No partition of topic $1 is led by broker $2.
 not_led_by() { topic_json "$1" | grep -q '"leader"' && ! topic_json "$1" | grep -q "\"leader\":$2,"; }
 

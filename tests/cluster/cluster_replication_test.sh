@@ -14,12 +14,6 @@ BROKER=$1
 CLUSTER_SH=$2
 . "$(dirname "$0")/cluster_test_lib.sh"
 
-topic_json() { E get "/fjord/fjord-local/topics/$1" --print-value-only; }
-# The leader of partition $2 of topic $1 in etcd.
-leader_of() {
-  topic_json "$1" | grep -o "\"partition\":$2,\"replicas\":\[[0-9,]*\],\"leader\":-\?[0-9]*" |
-    sed 's/.*"leader"://'
-}
 isr_is() { topic_json "$1" | grep -q "\"partition\":$2,[^}]*\"isr\":\[$3\]"; }
 # P PARTITION [kcat args]: acks=all, idempotent, short timeouts, to the
 # partition's leader (found through Metadata).

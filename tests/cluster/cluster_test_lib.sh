@@ -32,6 +32,17 @@ bootstrap() { cat "$dir/bootstrap"; }
 etcd_ep() { sed 's#http://##' "$dir/etcd.endpoint"; }
 E() { timeout 10 etcdctl --endpoints="$(etcd_ep)" "$@"; }
 K() { timeout 30 kcat -b "$(bootstrap)" -X api.version.request.timeout.ms=5000 "$@"; }
+# The record of topic $1 in etcd (cluster id fjord-local), and from it the
+# leader and the in-sync set (comma-separated) of its partition $2.
+topic_json() { E get "/fjord/fjord-local/topics/$1" --print-value-only; }
+leader_of() {
+  topic_json "$1" | grep -o "\"partition\":$2,\"replicas\":\[[0-9,]*\],\"leader\":-\?[0-9]*" |
+    sed 's/.*"leader"://'
+}
+isr_of() {
+  topic_json "$1" | grep -o "\"partition\":$2,[^}]*\"isr\":\[[0-9,]*\]" |
+    sed 's/.*"isr":\[\([0-9,]*\)\]/\1/'
+}
 # wait_until SECONDS CMD...: polls CMD every 50 ms.
 wait_until() {
   local secs=$1 i
