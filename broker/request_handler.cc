@@ -409,8 +409,9 @@ asio::awaitable<RequestHandler::Frame> RequestHandler::HandleProduce(
         // Single node: the flush failed. In a cluster: leadership moved
         // (or the broker is stopping), the batch may or may not survive
         // and the client retries.
-        rp.error = replicas_ != nullptr ? kafka::kNotLeaderOrFollower
-                                        : ErrorFromStatus(*statuses[i]);
+        rp.error = replicas_ != nullptr
+                       ? int16_t{kafka::kNotLeaderOrFollower}
+                       : ErrorFromStatus(*statuses[i]);
       } else if (replicas_ == nullptr) {
         continue;
       } else {

@@ -104,7 +104,7 @@ absl::StatusOr<std::unique_ptr<TopicManager>> TopicManager::Open(
       seen[tp.topic] = std::max(seen[tp.topic], tp.partition + 1);
     }
     for (const auto& [name, n] : seen) {
-      topics.push_back(TopicInfo{name, n, {}, {}});
+      topics.push_back(TopicInfo{name, n, {}, {}, std::nullopt});
       spdlog::info("adopting topic {} with {} partitions found in {}", name, n,
                    data_dir);
     }

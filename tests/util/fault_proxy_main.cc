@@ -3,8 +3,9 @@
 // HOST:PORT" once it listens, runs until SIGINT or SIGTERM, then prints its
 // counters and exits 0.
 //
-//   fjord-fault-proxy --listen 127.0.0.1:0 --target 127.0.0.1:9092 \
+//   fjord-fault-proxy --listen 127.0.0.1:0 --target 127.0.0.1:9092
 //       --drop-response-every 20 --reset-probability 0.01 --seed 7
+//   (one command line)
 #include <signal.h>
 
 #include <cstdio>
