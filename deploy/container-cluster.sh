@@ -215,7 +215,7 @@ do_start() {
       die "broker $id did not start"
     fi
   done
-  echo "fjord cluster '$cluster_id' up in $engine containers (image $image, network $network)"
+  echo "fjord cluster '$name' (cluster.id $cluster_id) up in $engine containers (image $image, network $network)"
   echo "  etcd      $name-etcd:2379"
   for id in $(seq 1 "$n"); do
     local host=""
