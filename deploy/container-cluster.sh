@@ -80,8 +80,8 @@ count_log() { E logs "$1" 2>&1 | grep -c "$2"; }
 # wait_log CONTAINER TEXT BEFORE SECONDS: until more than BEFORE lines of
 # the log hold TEXT; fails if the container stops or time runs out.
 wait_log() {
-  local c=$1 text=$2 before=$3 secs=$4 i
-  for i in $(seq 1 $((secs * 5))); do
+  local c=$1 text=$2 before=$3 secs=$4
+  for _ in $(seq 1 $((secs * 5))); do
     [ "$(count_log "$c" "$text")" -gt "$before" ] && return 0
     running "$c" || return 1
     sleep 0.2
@@ -98,6 +98,7 @@ do_build() {
     die "usage: container-cluster.sh build [--prebuilt [DIR]]"
   fi
   find_engine
+  # shellcheck disable=SC2206 # the flags are words on purpose
   local args=(build ${CONTAINER_BUILD_FLAGS:-} -f "$here/Containerfile" -t "$image")
   [ -n "${BASE:-}" ] && args+=(--build-arg "BASE=$BASE")
   if [ -z "$prebuilt" ]; then

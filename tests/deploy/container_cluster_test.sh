@@ -92,7 +92,7 @@ CC() { timeout 120 bash "$CCS" "$@"; }
 boot="$CLUSTER_NAME-broker-1:$base,$CLUSTER_NAME-broker-2:$((base + 1)),$CLUSTER_NAME-broker-3:$((base + 2))"
 # K ARGS...: kcat in a container on the cluster's network.
 K() { timeout 60 bash "$CCS" run kcat -b "$boot" -X api.version.request.timeout.ms=5000 "$@"; }
-P() { K -P -t t -p 0 -X acks=all -X enable.idempotence=true -X message.timeout.ms=8000 "$@"; }
+P() { K -P -t t -p 0 -X acks=all -X enable.idempotence=true -X message.timeout.ms=8000; }
 leader() { K -L -t t 2> /dev/null | sed -n 's/.*partition 0, leader \([0-9-]*\),.*/\1/p'; }
 
 if [ -n "$built" ]; then
