@@ -114,7 +114,6 @@ ClusterCoordinator::ClusterCoordinator(const BrokerConfig* config,
                                        ReplicaManager* replicas,
                                        log::Clock* clock)
     : config_(config),
-      topics_(topics),
       cluster_(cluster),
       replicas_(replicas),
       clock_(clock),

@@ -90,7 +90,6 @@ class ClusterCoordinator {
   void Sync();
 
   const BrokerConfig* const config_;
-  TopicManager* const topics_;
   ClusterMember* const cluster_;
   ReplicaManager* const replicas_;
   log::Clock* const clock_;
