@@ -116,6 +116,13 @@ absl::Status SetCoordinatorProperty(std::string_view key,
     c->commit_required_acks = acks;
     return absl::OkStatus();
   }
+  if (key == "offsets.commit.timeout.ms") {
+    return ParseInt<int64_t>(key, value, 1, kMaxInt, &c->commit_timeout_ms);
+  }
+  if (key == "offsets.topic.replication.factor") {
+    return ParseInt<int32_t>(key, value, 1, 32767,
+                             &c->offsets_topic_replication_factor);
+  }
   if (key == "offset.metadata.max.bytes") {
     return ParseInt<int32_t>(key, value, 0, 32767,
                              &c->offset_metadata_max_bytes);

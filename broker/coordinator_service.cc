@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "broker/coordinator/errors.h"
 #include "broker/coordinator/records.h"
 #include "broker/grpc_status.h"
 #include "grpcpp/grpcpp.h"
@@ -123,6 +124,21 @@ std::unique_ptr<co::TopicSource> MakeTopicSource(TopicManager* topics) {
   return std::make_unique<TopicManagerSource>(topics);
 }
 
+std::map<std::string, std::string> OffsetsTopicConfigs(
+    const co::CoordinatorOptions& options) {
+  // Indexes are preallocated on disk: size them for one segment (an entry
+  // per index.interval.bytes, 4096, of at most 12 bytes) rather than the
+  // 10 MiB default, which would cost 20 MiB of disk per partition.
+  const int64_t index_bytes = std::clamp<int64_t>(
+      options.offsets_topic_segment_bytes / 4096 * 12 + 4096, 4096, 10 << 20);
+  return {
+      {"cleanup.policy", "compact"},
+      {"segment.bytes", absl::StrCat(options.offsets_topic_segment_bytes)},
+      {"segment.index.bytes", absl::StrCat(index_bytes)},
+      {"preallocate", "false"},
+  };
+}
+
 absl::StatusOr<int32_t> EnsureOffsetsTopic(
     TopicManager* topics, const co::CoordinatorOptions& options) {
   const std::string name(co::kOffsetsTopic);
@@ -138,17 +154,8 @@ absl::StatusOr<int32_t> EnsureOffsetsTopic(
     }
     return t->partitions;
   }
-  // Indexes are preallocated on disk: size them for one segment (an entry
-  // per index.interval.bytes, 4096, of at most 12 bytes) rather than the
-  // 10 MiB default, which would cost 20 MiB of disk per partition.
-  const int64_t index_bytes = std::clamp<int64_t>(
-      options.offsets_topic_segment_bytes / 4096 * 12 + 4096, 4096, 10 << 20);
-  const std::map<std::string, std::string> configs = {
-      {"cleanup.policy", "compact"},
-      {"segment.bytes", absl::StrCat(options.offsets_topic_segment_bytes)},
-      {"segment.index.bytes", absl::StrCat(index_bytes)},
-      {"preallocate", "false"},
-  };
+  const std::map<std::string, std::string> configs =
+      OffsetsTopicConfigs(options);
   ASSIGN_OR_RETURN(TopicInfo t,
                    topics->Create(name, options.offsets_topic_partitions,
                                   configs, /*validate_only=*/false));
@@ -158,8 +165,11 @@ absl::StatusOr<int32_t> EnsureOffsetsTopic(
 class CoordinatorService::Impl final : public v1::Coordinator::Service {
  public:
   Impl(const BrokerConfig* config, const GrpcServer* server,
-       std::unique_ptr<co::TopicSource> source)
-      : config_(config), server_(server), source_(std::move(source)) {}
+       std::unique_ptr<co::TopicSource> source, ClusterCoordinator* cluster)
+      : config_(config),
+        server_(server),
+        source_(std::move(source)),
+        cluster_(cluster) {}
 
   absl::Status Open(log::Clock* clock, co::LoadReport* report) {
     // A single node leads every partition of __consumer_offsets, so no
@@ -171,13 +181,28 @@ class CoordinatorService::Impl final : public v1::Coordinator::Service {
     return absl::OkStatus();
   }
 
-  co::GroupCoordinator& coordinator() { return *coordinator_; }
+  // This broker's coordinator; nullptr in a cluster until
+  // __consumer_offsets exists.
+  co::GroupCoordinator* coordinator() const {
+    return cluster_ != nullptr ? cluster_->coordinator() : coordinator_.get();
+  }
 
   grpc::Status FindCoordinator(grpc::ServerContext*,
                                const v1::FindCoordinatorRequest* request,
                                v1::FindCoordinatorResponse* response) override {
     if (request->group_id().empty()) {
       return ToGrpcStatus(absl::InvalidArgumentError("group_id: required"));
+    }
+    if (cluster_ != nullptr) {
+      // The leader of the group's partition, from the current view.
+      absl::StatusOr<CoordinatorLocation> at =
+          cluster_->Locate(request->group_id());
+      if (!at.ok()) return ToGrpcStatus(at.status());
+      response->set_node_id(at->node_id);
+      response->set_host(at->grpc.host);
+      response->set_port(at->grpc.port);
+      response->set_offsets_partition(at->partition);
+      return grpc::Status::OK;
     }
     absl::Status s = coordinator_->CheckCoordinator(request->group_id());
     if (!s.ok()) return ToGrpcStatus(s);
@@ -189,9 +214,19 @@ class CoordinatorService::Impl final : public v1::Coordinator::Service {
     return grpc::Status::OK;
   }
 
+  // No coordinator yet (a cluster without __consumer_offsets): ask for it.
+  absl::Status NotYet() const {
+    if (cluster_ != nullptr) cluster_->RequestOffsetsTopic();
+    return co::ReasonError(
+        absl::StatusCode::kUnavailable, co::kCoordinatorNotAvailable,
+        absl::StrFormat("%s is being created; retry", co::kOffsetsTopic));
+  }
+
   grpc::Status Heartbeat(grpc::ServerContext* context,
                          const v1::HeartbeatRequest* request,
                          v1::HeartbeatResponse* response) override {
+    co::GroupCoordinator* c = coordinator();
+    if (c == nullptr) return ToGrpcStatus(NotYet());
     co::HeartbeatRequest r;
     r.group_id = request->group_id();
     r.member_id = request->member_id();
@@ -204,7 +239,7 @@ class CoordinatorService::Impl final : public v1::Coordinator::Service {
     r.owned = FromProto(request->owned_partitions());
     r.assignor = request->server_assignor();
     r.client_host = context->peer();
-    absl::StatusOr<co::HeartbeatResponse> out = coordinator_->Heartbeat(r);
+    absl::StatusOr<co::HeartbeatResponse> out = c->Heartbeat(r);
     if (!out.ok()) return ToGrpcStatus(out.status());
     response->set_member_id(out->member_id);
     response->set_member_epoch(out->member_epoch);
@@ -221,13 +256,17 @@ class CoordinatorService::Impl final : public v1::Coordinator::Service {
   grpc::Status LeaveGroup(grpc::ServerContext*,
                           const v1::LeaveGroupRequest* request,
                           v1::LeaveGroupResponse*) override {
-    return ToGrpcStatus(coordinator_->LeaveGroup(
-        request->group_id(), request->member_id(), request->temporary()));
+    co::GroupCoordinator* c = coordinator();
+    if (c == nullptr) return ToGrpcStatus(NotYet());
+    return ToGrpcStatus(c->LeaveGroup(request->group_id(), request->member_id(),
+                                      request->temporary()));
   }
 
   grpc::Status CommitOffsets(grpc::ServerContext*,
                              const v1::CommitOffsetsRequest* request,
                              v1::CommitOffsetsResponse*) override {
+    co::GroupCoordinator* c = coordinator();
+    if (c == nullptr) return ToGrpcStatus(NotYet());
     co::CommitRequest r;
     r.group_id = request->group_id();
     r.member_id = request->member_id();
@@ -239,14 +278,16 @@ class CoordinatorService::Impl final : public v1::Coordinator::Service {
                              p.offset(), p.metadata()});
       }
     }
-    return ToGrpcStatus(coordinator_->CommitOffsets(r));
+    return ToGrpcStatus(c->CommitOffsets(r));
   }
 
   grpc::Status FetchOffsets(grpc::ServerContext*,
                             const v1::FetchOffsetsRequest* request,
                             v1::FetchOffsetsResponse* response) override {
-    auto out = coordinator_->FetchOffsets(
-        request->group_id(), FiltersFromProto(request->partitions()));
+    co::GroupCoordinator* c = coordinator();
+    if (c == nullptr) return ToGrpcStatus(NotYet());
+    auto out = c->FetchOffsets(request->group_id(),
+                               FiltersFromProto(request->partitions()));
     if (!out.ok()) return ToGrpcStatus(out.status());
     for (const co::CommittedOffset& c : *out) {
       v1::CommittedOffset* o = response->add_offsets();
@@ -262,7 +303,9 @@ class CoordinatorService::Impl final : public v1::Coordinator::Service {
   grpc::Status ListGroups(grpc::ServerContext*,
                           const v1::ListGroupsRequest* request,
                           v1::ListGroupsResponse* response) override {
-    for (const co::GroupSummary& g : coordinator_->ListGroups()) {
+    co::GroupCoordinator* c = coordinator();
+    if (c == nullptr) return grpc::Status::OK;  // no groups yet
+    for (const co::GroupSummary& g : c->ListGroups()) {
       const v1::GroupState state = ToProto(g.state);
       if (!request->states().empty() &&
           std::find(request->states().begin(), request->states().end(),
@@ -280,8 +323,10 @@ class CoordinatorService::Impl final : public v1::Coordinator::Service {
   grpc::Status DescribeGroup(grpc::ServerContext*,
                              const v1::DescribeGroupRequest* request,
                              v1::DescribeGroupResponse* response) override {
+    co::GroupCoordinator* c = coordinator();
+    if (c == nullptr) return ToGrpcStatus(NotYet());
     absl::StatusOr<co::GroupDescription> d =
-        coordinator_->DescribeGroup(request->group_id());
+        c->DescribeGroup(request->group_id());
     if (!d.ok()) return ToGrpcStatus(d.status());
     response->set_group_id(d->group_id);
     response->set_state(ToProto(d->state));
@@ -324,6 +369,8 @@ class CoordinatorService::Impl final : public v1::Coordinator::Service {
   grpc::Status ResetOffsets(grpc::ServerContext*,
                             const v1::ResetOffsetsRequest* request,
                             v1::ResetOffsetsResponse* response) override {
+    co::GroupCoordinator* c = coordinator();
+    if (c == nullptr) return ToGrpcStatus(NotYet());
     absl::StatusOr<co::ResetStrategy> strategy = FromProto(request->strategy());
     if (!strategy.ok()) return ToGrpcStatus(strategy.status());
     co::ResetRequest r;
@@ -333,7 +380,7 @@ class CoordinatorService::Impl final : public v1::Coordinator::Service {
     r.offset = request->offset();
     r.timestamp_ms = request->timestamp_ms();
     r.dry_run = request->dry_run();
-    auto out = coordinator_->ResetOffsets(r);
+    auto out = c->ResetOffsets(r);
     if (!out.ok()) return ToGrpcStatus(out.status());
     for (const co::OffsetChange& c : *out) {
       v1::OffsetChange* o = response->add_changes();
@@ -348,24 +395,35 @@ class CoordinatorService::Impl final : public v1::Coordinator::Service {
   grpc::Status DeleteGroup(grpc::ServerContext*,
                            const v1::DeleteGroupRequest* request,
                            v1::DeleteGroupResponse*) override {
-    return ToGrpcStatus(coordinator_->DeleteGroup(request->group_id()));
+    co::GroupCoordinator* c = coordinator();
+    if (c == nullptr) return ToGrpcStatus(NotYet());
+    return ToGrpcStatus(c->DeleteGroup(request->group_id()));
   }
 
  private:
   const BrokerConfig* const config_;
   const GrpcServer* const server_;
   const std::unique_ptr<co::TopicSource> source_;
-  std::unique_ptr<co::GroupCoordinator> coordinator_;
+  ClusterCoordinator* const cluster_;                  // cluster mode only
+  std::unique_ptr<co::GroupCoordinator> coordinator_;  // single node only
 };
 
 absl::StatusOr<std::unique_ptr<CoordinatorService>> CoordinatorService::Open(
     const BrokerConfig* config, TopicManager* topics, const GrpcServer* server,
     log::Clock* clock, co::LoadReport* report) {
   RETURN_IF_ERROR(EnsureOffsetsTopic(topics, config->coordinator).status());
-  auto impl = std::make_unique<Impl>(config, server, MakeTopicSource(topics));
+  auto impl = std::make_unique<Impl>(config, server, MakeTopicSource(topics),
+                                     /*cluster=*/nullptr);
   RETURN_IF_ERROR(impl->Open(clock, report));
   return std::unique_ptr<CoordinatorService>(
       new CoordinatorService(std::move(impl)));
+}
+
+std::unique_ptr<CoordinatorService> CoordinatorService::OpenCluster(
+    const BrokerConfig* config, const GrpcServer* server,
+    ClusterCoordinator* cluster) {
+  return std::unique_ptr<CoordinatorService>(new CoordinatorService(
+      std::make_unique<Impl>(config, server, nullptr, cluster)));
 }
 
 CoordinatorService::CoordinatorService(std::unique_ptr<Impl> impl)
@@ -375,8 +433,13 @@ CoordinatorService::~CoordinatorService() = default;
 
 grpc::Service* CoordinatorService::service() { return impl_.get(); }
 
-co::GroupCoordinator& CoordinatorService::coordinator() {
+co::GroupCoordinator* CoordinatorService::coordinator() {
   return impl_->coordinator();
+}
+
+co::CoordinatorStats CoordinatorService::Stats() const {
+  co::GroupCoordinator* c = impl_->coordinator();
+  return c != nullptr ? c->Stats() : co::CoordinatorStats{};
 }
 
 }  // namespace fjord::broker

@@ -10,6 +10,7 @@
 #include "asio.hpp"
 #include "broker/admin_service.h"
 #include "broker/broker_config.h"
+#include "broker/cluster_coordinator.h"
 #include "broker/cluster_member.h"
 #include "broker/coordinator_service.h"
 #include "broker/group_commit.h"
@@ -130,18 +131,24 @@ int main(int argc, char** argv) {
                     fjord::log::PosixFileSystem(),
                     config.data_dir + "/producer-ids",
                     config.producer_id_block_size);
-  // Replays __consumer_offsets (created if missing) before anything serves.
   fjord::broker::GrpcServer grpc(config.grpc_address);
-  fjord::coordinator::LoadReport groups_report;
-  auto coordinator = fjord::broker::CoordinatorService::Open(
-      &config, topics->get(), &grpc, fjord::log::SystemClock::Get(),
-      &groups_report);
-  if (!coordinator.ok()) return Fail(coordinator.status().message());
-  spdlog::info(
-      "consumer groups: {} groups, {} committed offsets from {} "
-      "records in {} ms",
-      groups_report.groups, groups_report.offsets, groups_report.records,
-      groups_report.elapsed_ms);
+  // Single node: replays __consumer_offsets (created if missing) before
+  // anything serves. In a cluster the topic is the cluster's and groups
+  // follow the leadership of its partitions (ClusterCoordinator, below).
+  std::unique_ptr<fjord::broker::CoordinatorService> coordinator;
+  if (!cluster) {
+    fjord::coordinator::LoadReport groups_report;
+    auto opened = fjord::broker::CoordinatorService::Open(
+        &config, topics->get(), &grpc, fjord::log::SystemClock::Get(),
+        &groups_report);
+    if (!opened.ok()) return Fail(opened.status().message());
+    coordinator = std::move(*opened);
+    spdlog::info(
+        "consumer groups: {} groups, {} committed offsets from {} "
+        "records in {} ms",
+        groups_report.groups, groups_report.offsets, groups_report.records,
+        groups_report.elapsed_ms);
+  }
   fjord::broker::Metrics metrics;
   // acks=all: group commit (broker/group_commit.h).
   fjord::broker::GroupCommitter commits(config.group_commit_threads);
@@ -161,6 +168,15 @@ int main(int argc, char** argv) {
         io, topics->get(), cluster.get(), ro);
     handler.SetReplication(replicas.get());
   }
+  // Cluster mode: the group coordinator follows __consumer_offsets.
+  std::unique_ptr<fjord::broker::ClusterCoordinator> groups_in_cluster;
+  if (cluster) {
+    groups_in_cluster = std::make_unique<fjord::broker::ClusterCoordinator>(
+        &config, topics->get(), cluster.get(), replicas.get());
+    handler.SetGroupCoordinator(groups_in_cluster.get());
+    coordinator = fjord::broker::CoordinatorService::OpenCluster(
+        &config, &grpc, groups_in_cluster.get());
+  }
   fjord::broker::KafkaServer server(io, config, &handler, &metrics);
   if (absl::Status s = server.Start(); !s.ok()) return Fail(s.message());
   // With port 0 the kernel picked one: that is the one to advertise.
@@ -174,7 +190,7 @@ int main(int argc, char** argv) {
   // Started after the Kafka port is final: the admin service reports it.
   fjord::broker::AdminService admin(&config, topics->get(), &grpc);
   grpc.AddService(admin.service());
-  grpc.AddService((*coordinator)->service());
+  grpc.AddService(coordinator->service());
   if (absl::Status s = grpc.Start(); !s.ok()) {
     server.Stop();
     return Fail(s.message());
@@ -182,7 +198,7 @@ int main(int argc, char** argv) {
   spdlog::info("fjord-broker {} serving gRPC admin and coordinator on {}:{}",
                config.node_id, config.grpc_address.host, grpc.port());
   fjord::broker::TopicManager* topic_manager = topics->get();
-  fjord::coordinator::GroupCoordinator* groups = &(*coordinator)->coordinator();
+  const fjord::broker::CoordinatorService* groups = coordinator.get();
   fjord::broker::MetricsHttpServer metrics_http(
       [&metrics, topic_manager, groups] {
         return metrics.Render([topic_manager, groups](std::string* out) {
@@ -204,7 +220,9 @@ int main(int argc, char** argv) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   auto shutdown = [&] {
     signals.cancel();
-    // Fetchers end (so the io_context can), parked acks=all are answered.
+    // No more loads; then fetchers end (so the io_context can), parked
+    // acks=all (and commits waiting for the isr) are answered.
+    if (groups_in_cluster) groups_in_cluster->Stop();
     if (replicas) replicas->Stop();
     handler.Shutdown();
     server.Stop();
@@ -230,6 +248,7 @@ int main(int argc, char** argv) {
       return Fail(absl::StrFormat("cluster mode: %s", s.message()));
     }
     replicas->Start();
+    groups_in_cluster->Start();
     spdlog::info(
         "fjord-broker {} joined cluster {} (etcd {}) advertising kafka {} "
         "and grpc {}",

@@ -230,6 +230,15 @@ ReplicaManager::Role ReplicaManager::role(const TopicPartition& tp) const {
   return r->role;
 }
 
+std::optional<LeaderEpoch> ReplicaManager::LeaderEpochOf(
+    const TopicPartition& tp) const {
+  std::shared_ptr<Replica> r = Find(tp);
+  if (r == nullptr) return std::nullopt;
+  absl::MutexLock l(&r->mu);
+  if (r->role != Role::kLeader) return std::nullopt;
+  return r->epoch;
+}
+
 void ReplicaManager::AdvanceHighWatermark(Replica& r, Offset leader_end) {
   std::optional<Offset> moved = r.leader_state->UpdateHighWatermark(leader_end);
   if (!moved) return;

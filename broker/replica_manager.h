@@ -113,6 +113,11 @@ class ReplicaManager {
   // For tests and status: this broker's role for `tp`.
   enum class Role { kNone, kLeader, kFollower, kNoLeader };
   Role role(const TopicPartition& tp) const;
+  // The epoch at which this broker has taken the leader's role for `tp`
+  // (its log takes appends stamped with it); nullopt if it does not lead
+  // it. The group coordinator loads a __consumer_offsets partition once
+  // this names the epoch the current view gives (ClusterMember::Leads).
+  std::optional<LeaderEpoch> LeaderEpochOf(const TopicPartition& tp) const;
 
  private:
   // One local partition's replication state.

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_format.h"
+#include "broker/cluster_coordinator.h"
 #include "broker/group_commit.h"
 #include "broker/kafka/errors.h"
 #include "broker/replica_manager.h"
@@ -741,6 +742,20 @@ RequestHandler::Frame RequestHandler::HandleFindCoordinator(
   if (req.key_type != 0) {
     resp.error = kafka::kCoordinatorNotAvailable;
     resp.message = "fjord has no transaction coordinator";
+  } else if (group_coordinator_ != nullptr) {
+    // In a cluster: the leader of the group's __consumer_offsets partition,
+    // as the gRPC FindCoordinator names it.
+    absl::StatusOr<CoordinatorLocation> at =
+        group_coordinator_->Locate(req.key);
+    if (at.ok()) {
+      resp.node_id = at->node_id;
+      resp.host = at->kafka.host;
+      resp.port = at->kafka.port;
+    } else {
+      resp.error = kafka::kCoordinatorNotAvailable;
+      resp.message = std::string(at.status().message());
+      resp.node_id = -1;
+    }
   } else {
     // On a single node every group's coordinator is this broker.
     HostPort advertised = config_->advertised();

@@ -26,6 +26,7 @@ namespace fjord::broker {
 
 class ClusterMember;
 class ReplicaManager;
+class ClusterCoordinator;
 
 struct HandledRequest {
   int16_t api_key = -1;
@@ -65,6 +66,12 @@ class RequestHandler {
   // in-sync replicas, followers' Fetch feeds the leader's bookkeeping.
   // `replicas` must outlive the handler; set it before serving.
   void SetReplication(ReplicaManager* replicas) { replicas_ = replicas; }
+  // Cluster mode: FindCoordinator names the leader of the group's partition
+  // of __consumer_offsets. `coordinator` must outlive the handler; set it
+  // before serving.
+  void SetGroupCoordinator(ClusterCoordinator* coordinator) {
+    group_coordinator_ = coordinator;
+  }
 
  private:
   using Frame = std::unique_ptr<kafka::ResponseFrame>;
@@ -113,6 +120,7 @@ class RequestHandler {
   std::unique_ptr<CommitDriver> own_commits_;
   CommitDriver* const commits_;
   ReplicaManager* replicas_ = nullptr;
+  ClusterCoordinator* group_coordinator_ = nullptr;
   std::atomic<bool> shutting_down_{false};
 };
 

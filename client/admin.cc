@@ -312,7 +312,7 @@ absl::StatusOr<GroupDescription> Admin::DescribeGroup(
   cpb::DescribeGroupRequest req;
   req.set_group_id(group_id);
   cpb::DescribeGroupResponse resp;
-  absl::Status s = impl_->groups().CallGroup(
+  absl::Status s = impl_->groups().CallGroupRetrying(
       group_id, impl_->timeout_ms(),
       [&](cpb::Coordinator::Stub& stub, grpc::ClientContext* ctx) {
         return stub.DescribeGroup(ctx, req, &resp);
@@ -385,7 +385,7 @@ absl::StatusOr<std::vector<OffsetChange>> Admin::ResetGroupOffsets(
   req.set_timestamp_ms(spec.timestamp_ms);
   req.set_dry_run(spec.dry_run);
   cpb::ResetOffsetsResponse resp;
-  absl::Status s = impl_->groups().CallGroup(
+  absl::Status s = impl_->groups().CallGroupRetrying(
       group_id, impl_->timeout_ms(),
       [&](cpb::Coordinator::Stub& stub, grpc::ClientContext* ctx) {
         return stub.ResetOffsets(ctx, req, &resp);
@@ -406,7 +406,7 @@ absl::Status Admin::DeleteGroup(const std::string& group_id) {
   cpb::DeleteGroupRequest req;
   req.set_group_id(group_id);
   cpb::DeleteGroupResponse resp;
-  return impl_->groups().CallGroup(
+  return impl_->groups().CallGroupRetrying(
       group_id, impl_->timeout_ms(),
       [&](cpb::Coordinator::Stub& stub, grpc::ClientContext* ctx) {
         return stub.DeleteGroup(ctx, req, &resp);

@@ -81,7 +81,7 @@ class BenchBroker {
         absl::StrFormat("127.0.0.1:%d", server_->port()),
         grpc::InsecureChannelCredentials(), args));
   }
-  co::GroupCoordinator& coordinator() { return service_->coordinator(); }
+  co::GroupCoordinator& coordinator() { return *service_->coordinator(); }
 
  private:
   static void Check(const absl::Status& s) {

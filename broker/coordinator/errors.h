@@ -30,6 +30,15 @@ inline constexpr std::string_view kUnknownTopicOrPartition =
     "UNKNOWN_TOPIC_OR_PARTITION";
 inline constexpr std::string_view kOffsetMetadataTooLarge =
     "OFFSET_METADATA_TOO_LARGE";
+// Retriable (UNAVAILABLE): no broker coordinates the group right now (its
+// __consumer_offsets partition has no leader, the topic is being created,
+// or a commit was not replicated in time).
+inline constexpr std::string_view kCoordinatorNotAvailable =
+    "COORDINATOR_NOT_AVAILABLE";
+// Retriable (UNAVAILABLE): this broker just became the coordinator and is
+// replaying the group's __consumer_offsets partition.
+inline constexpr std::string_view kCoordinatorLoadInProgress =
+    "COORDINATOR_LOAD_IN_PROGRESS";
 
 // The metadata key of NOT_COORDINATOR: "host:port" of the coordinator.
 inline constexpr std::string_view kCoordinatorKey = "coordinator";

@@ -69,6 +69,12 @@ absl::Status CoordinatorOptions::Validate() const {
           a));
     }
   }
+  if (commit_timeout_ms < 1) {
+    return bad("offsets.commit.timeout.ms must be positive");
+  }
+  if (offsets_topic_replication_factor < 1) {
+    return bad("offsets.topic.replication.factor must be at least 1");
+  }
   if (timer_interval_ms < 1) {
     return bad("group.coordinator.timer.interval.ms must be positive");
   }
@@ -83,7 +89,9 @@ GroupCoordinator::GroupCoordinator(const CoordinatorOptions& options,
       clock_(clock),
       remote_(std::move(remote)),
       partitions_(partitions),
-      append_mu_(new absl::Mutex[partitions]) {
+      append_mu_(new absl::Mutex[partitions]),
+      logs_(partitions),
+      owned_(partitions) {
   for (const std::string& name : options.assignors) {
     assignors_.push_back(MakeAssignor(name));
     group_config_.assignors.push_back(assignors_.back().get());
@@ -109,6 +117,22 @@ absl::StatusOr<std::unique_ptr<GroupCoordinator>> GroupCoordinator::Open(
       options, topics, clock, std::move(remote), *partitions));
   LoadReport local;
   RETURN_IF_ERROR(c->Load(report != nullptr ? report : &local));
+  if (options.start_timer)
+    c->timer_ = std::thread([p = c.get()] { p->TimerLoop(); });
+  return c;
+}
+
+absl::StatusOr<std::unique_ptr<GroupCoordinator>>
+GroupCoordinator::OpenUnloaded(const CoordinatorOptions& options,
+                               TopicSource* topics, int32_t partitions,
+                               log::Clock* clock, RemoteCoordinator remote) {
+  RETURN_IF_ERROR(options.Validate());
+  if (partitions < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s needs at least one partition", kOffsetsTopic));
+  }
+  std::unique_ptr<GroupCoordinator> c(new GroupCoordinator(
+      options, topics, clock, std::move(remote), partitions));
   if (options.start_timer)
     c->timer_ = std::thread([p = c.get()] { p->TimerLoop(); });
   return c;
@@ -140,88 +164,196 @@ void GroupCoordinator::TimerLoop() {
 absl::Status GroupCoordinator::Load(LoadReport* report) {
   *report = LoadReport{};
   const int64_t start_ms = clock_->NowMs();
-  std::string scratch;
-  std::vector<log::Record> records;
-  absl::MutexLock l(&mu_);
   for (int32_t p = 0; p < partitions_; p++) {
     std::shared_ptr<log::Log> log = topics_->PartitionLog(kOffsetsTopic, p);
     if (log == nullptr) {
       return absl::FailedPreconditionError(
           absl::StrFormat("partition %d of %s is missing", p, kOffsetsTopic));
     }
-    logs_.push_back(log);
-    Offset pos = log->log_start_offset();
-    const Offset end = log->log_end_offset();
-    while (pos < end) {
-      ASSIGN_OR_RETURN(log::ReadResult read,
-                       log->Read(pos, kReplayReadBytes, end));
-      if (read.bytes.empty()) break;
-      RETURN_IF_ERROR(log::ForEachBatch(
-          read.bytes,
-          // Runs within Load, under mu_ (which the analysis cannot see
-          // through ForEachBatch).
-          [&](const log::BatchHeader& header, std::span<const uint8_t> batch)
-              ABSL_NO_THREAD_SAFETY_ANALYSIS -> absl::Status {
-                if (header.is_control()) return absl::OkStatus();
-                records.clear();
-                RETURN_IF_ERROR(log::DecodeRecords(batch, &scratch, &records));
-                for (const log::Record& r : records) {
-                  report->records++;
-                  auto skip = [&](const absl::Status& why) {
-                    report->skipped++;
-                    spdlog::warn("{}-{} offset {}: skipping record: {}",
-                                 kOffsetsTopic, p, r.offset.value(),
-                                 why.message());
-                  };
-                  if (!r.key.has_value()) {
-                    skip(absl::DataLossError("null key"));
-                    continue;
-                  }
-                  absl::StatusOr<RecordKey> key = DecodeRecordKey(*r.key);
-                  if (!key.ok()) {
-                    skip(key.status());
-                    continue;
-                  }
-                  if (auto* k = std::get_if<OffsetCommitKey>(&*key)) {
-                    if (!r.value.has_value()) {
-                      if (ConsumerGroup* g = Find(k->group)) {
-                        g->RemoveOffset(k->tp);
-                      }
-                      continue;
-                    }
-                    auto v = DecodeOffsetCommitValue(*r.value);
-                    if (!v.ok()) {
-                      skip(v.status());
-                      continue;
-                    }
-                    FindOrCreate(k->group)->SetOffset(k->tp, std::move(*v));
-                  } else {
-                    const auto& g = std::get<GroupMetadataKey>(*key);
-                    if (!r.value.has_value()) {
-                      if (auto it = groups_.find(g.group);
-                          it != groups_.end()) {
-                        groups_.erase(it);  // deleted, with its offsets
-                      }
-                      continue;
-                    }
-                    auto v = DecodeGroupMetadataValue(*r.value);
-                    if (!v.ok()) {
-                      skip(v.status());
-                      continue;
-                    }
-                    FindOrCreate(g.group)->SetPersisted(v->created_ms);
-                  }
-                }
-                return absl::OkStatus();
-              }));
-      pos = read.next_offset;
-    }
+    absl::MutexLock a(&append_mu_[p]);  // lock order: before mu_
+    logs_[p] = std::move(log);
+  }
+  absl::MutexLock l(&mu_);
+  for (int32_t p = 0; p < partitions_; p++) {
+    // Nothing else runs yet (Open): the log is read without append_mu_[p].
+    RETURN_IF_ERROR(Replay(p, *logs_[p], &groups_, report));
+    owned_[p] = PartitionOwnership{Ownership::kOwned, 0, 1};
   }
   report->partitions = partitions_;
   report->groups = static_cast<int>(groups_.size());
   for (const auto& [id, g] : groups_) report->offsets += g->offsets().size();
   report->elapsed_ms = clock_->NowMs() - start_ms;
   return absl::OkStatus();
+}
+
+absl::Status GroupCoordinator::Replay(int32_t p, log::Log& log,
+                                      GroupMap* groups, LoadReport* report) {
+  std::string scratch;
+  std::vector<log::Record> records;
+  auto find_or_create = [groups](const std::string& id) {
+    std::unique_ptr<ConsumerGroup>& g = (*groups)[id];
+    if (g == nullptr) g = std::make_unique<ConsumerGroup>(id);
+    return g.get();
+  };
+  Offset pos = log.log_start_offset();
+  const Offset end = log.log_end_offset();
+  while (pos < end) {
+    ASSIGN_OR_RETURN(log::ReadResult read,
+                     log.Read(pos, kReplayReadBytes, end));
+    if (read.bytes.empty()) break;
+    RETURN_IF_ERROR(log::ForEachBatch(
+        read.bytes,
+        [&](const log::BatchHeader& header,
+            std::span<const uint8_t> batch) -> absl::Status {
+          if (header.is_control()) return absl::OkStatus();
+          records.clear();
+          RETURN_IF_ERROR(log::DecodeRecords(batch, &scratch, &records));
+          for (const log::Record& r : records) {
+            report->records++;
+            auto skip = [&](const absl::Status& why) {
+              report->skipped++;
+              spdlog::warn("{}-{} offset {}: skipping record: {}",
+                           kOffsetsTopic, p, r.offset.value(), why.message());
+            };
+            if (!r.key.has_value()) {
+              skip(absl::DataLossError("null key"));
+              continue;
+            }
+            absl::StatusOr<RecordKey> key = DecodeRecordKey(*r.key);
+            if (!key.ok()) {
+              skip(key.status());
+              continue;
+            }
+            if (auto* k = std::get_if<OffsetCommitKey>(&*key)) {
+              if (!r.value.has_value()) {
+                if (auto it = groups->find(k->group); it != groups->end()) {
+                  it->second->RemoveOffset(k->tp);
+                }
+                continue;
+              }
+              auto v = DecodeOffsetCommitValue(*r.value);
+              if (!v.ok()) {
+                skip(v.status());
+                continue;
+              }
+              find_or_create(k->group)->SetOffset(k->tp, std::move(*v));
+            } else {
+              const auto& g = std::get<GroupMetadataKey>(*key);
+              if (!r.value.has_value()) {
+                groups->erase(g.group);  // deleted, with its offsets
+                continue;
+              }
+              auto v = DecodeGroupMetadataValue(*r.value);
+              if (!v.ok()) {
+                skip(v.status());
+                continue;
+              }
+              find_or_create(g.group)->SetPersisted(v->created_ms);
+            }
+          }
+          return absl::OkStatus();
+        }));
+    pos = read.next_offset;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GroupCoordinator::LoadPartition(int32_t p, int32_t leader_epoch,
+                                             LoadReport* report) {
+  if (p < 0 || p >= partitions_) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("no partition %d of %s", p, kOffsetsTopic));
+  }
+  LoadReport local;
+  if (report == nullptr) report = &local;
+  *report = LoadReport{};
+  const int64_t start_ms = clock_->NowMs();
+  // No commit appends while the partition is read (a commit validated
+  // under an earlier generation finishes first; it will not apply).
+  absl::MutexLock a(&append_mu_[p]);
+  uint64_t generation;
+  {
+    absl::MutexLock l(&mu_);
+    PartitionOwnership& o = owned_[p];
+    o.state = Ownership::kLoading;
+    o.epoch = leader_epoch;
+    generation = ++o.generation;
+    std::erase_if(groups_,
+                  [&](const auto& e) { return PartitionFor(e.first) == p; });
+  }
+  std::shared_ptr<log::Log> log = topics_->PartitionLog(kOffsetsTopic, p);
+  absl::Status replayed =
+      log == nullptr
+          ? absl::FailedPreconditionError(absl::StrFormat(
+                "partition %d of %s has no log here", p, kOffsetsTopic))
+          : absl::OkStatus();
+  GroupMap loaded;
+  if (replayed.ok()) replayed = Replay(p, *log, &loaded, report);
+  absl::MutexLock l(&mu_);
+  PartitionOwnership& o = owned_[p];
+  if (o.generation != generation) return absl::OkStatus();  // unloaded
+  if (!replayed.ok()) {
+    o = PartitionOwnership{Ownership::kNotOwned, -1, o.generation + 1};
+    return replayed;
+  }
+  logs_[p] = std::move(log);
+  report->partitions = 1;
+  report->groups = static_cast<int>(loaded.size());
+  for (auto& [id, g] : loaded) {
+    report->offsets += g->offsets().size();
+    groups_[id] = std::move(g);
+  }
+  o.state = Ownership::kOwned;
+  report->elapsed_ms = clock_->NowMs() - start_ms;
+  return absl::OkStatus();
+}
+
+void GroupCoordinator::UnloadPartition(int32_t p) {
+  if (p < 0 || p >= partitions_) return;
+  absl::MutexLock l(&mu_);
+  PartitionOwnership& o = owned_[p];
+  if (o.state == Ownership::kNotOwned) return;
+  o = PartitionOwnership{Ownership::kNotOwned, -1, o.generation + 1};
+  std::erase_if(groups_,
+                [&](const auto& e) { return PartitionFor(e.first) == p; });
+}
+
+std::optional<int32_t> GroupCoordinator::LoadedEpoch(int32_t p) const {
+  if (p < 0 || p >= partitions_) return std::nullopt;
+  absl::MutexLock l(&mu_);
+  if (owned_[p].state == Ownership::kNotOwned) return std::nullopt;
+  return owned_[p].epoch;
+}
+
+absl::Status GroupCoordinator::CheckOwnedLocked(int32_t p) const {
+  switch (owned_[p].state) {
+    case Ownership::kOwned:
+      return absl::OkStatus();
+    case Ownership::kLoading:
+      return ReasonError(
+          absl::StatusCode::kUnavailable, kCoordinatorLoadInProgress,
+          absl::StrFormat("this broker is loading partition %d of %s; retry", p,
+                          kOffsetsTopic));
+    case Ownership::kNotOwned:
+      break;
+  }
+  return ReasonError(
+      absl::StatusCode::kUnavailable, kCoordinatorLoadInProgress,
+      absl::StrFormat("this broker leads partition %d of %s but has not "
+                      "loaded it yet; retry",
+                      p, kOffsetsTopic));
+}
+
+absl::Status GroupCoordinator::AwaitReplicated(int32_t p, Offset end) {
+  if (options_.commit_required_acks != -1) return absl::OkStatus();
+  absl::Status s = topics_->WaitReplicated(
+      kOffsetsTopic, p, end, absl::Milliseconds(options_.commit_timeout_ms));
+  if (s.ok()) return s;
+  return ReasonError(
+      absl::StatusCode::kUnavailable, kCoordinatorNotAvailable,
+      absl::StrFormat("partition %d of %s: the in-sync replicas do not hold "
+                      "the records yet (%s); retry",
+                      p, kOffsetsTopic, s.message()));
 }
 
 int32_t GroupCoordinator::PartitionFor(std::string_view group_id) const {
@@ -234,6 +366,13 @@ absl::Status GroupCoordinator::CheckCoordinator(
   const int32_t p = PartitionFor(group_id);
   std::optional<std::string> leader = remote_(p);
   if (!leader.has_value()) return absl::OkStatus();
+  if (leader->empty()) {
+    return ReasonError(
+        absl::StatusCode::kUnavailable, kCoordinatorNotAvailable,
+        absl::StrFormat("no broker coordinates group %s now (partition %d of "
+                        "%s has no leader); retry",
+                        group_id, p, kOffsetsTopic));
+  }
   return ReasonError(
       absl::StatusCode::kFailedPrecondition, kNotCoordinator,
       absl::StrFormat("this broker is not the coordinator of group %s "
@@ -297,6 +436,7 @@ absl::StatusOr<HeartbeatResponse> GroupCoordinator::Heartbeat(
   RETURN_IF_ERROR(CheckGroup(request.group_id));
   const int64_t now = clock_->NowMs();
   absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckOwnedLocked(PartitionFor(request.group_id)));
   heartbeats_.fetch_add(1, std::memory_order_relaxed);
   ConsumerGroup* g = Find(request.group_id);
   if (g == nullptr) {
@@ -367,6 +507,11 @@ GroupCoordinator::AppendResult GroupCoordinator::Append(
   absl::StatusOr<std::string> built = builder.Build();
   if (!built.ok()) return AppendResult{false, built.status()};
   std::string& batch = *built;
+  if (logs_[p] == nullptr) {
+    return AppendResult{
+        false, absl::FailedPreconditionError(absl::StrFormat(
+                   "partition %d of %s is not loaded here", p, kOffsetsTopic))};
+  }
   log::Log& log = *logs_[p];
   absl::StatusOr<log::AppendInfo> appended = log.Append(
       std::span(reinterpret_cast<uint8_t*>(batch.data()), batch.size()));
@@ -374,7 +519,7 @@ GroupCoordinator::AppendResult GroupCoordinator::Append(
   topics_->Appended(kOffsetsTopic, p);
   absl::Status flushed =
       options_.commit_required_acks == -1 ? log.Flush() : absl::OkStatus();
-  return AppendResult{true, flushed};
+  return AppendResult{true, flushed, appended->last_offset + 1};
 }
 
 absl::Status GroupCoordinator::CommitOffsets(const CommitRequest& request) {
@@ -385,8 +530,11 @@ absl::Status GroupCoordinator::CommitOffsets(const CommitRequest& request) {
   const int32_t p = PartitionFor(request.group_id);
   absl::MutexLock append_lock(&append_mu_[p]);
   bool write_group = false;
+  uint64_t generation;
   {
     absl::MutexLock l(&mu_);
+    RETURN_IF_ERROR(CheckOwnedLocked(p));
+    generation = owned_[p].generation;
     ConsumerGroup* g = Find(request.group_id);
     if (g != nullptr) {
       Expire(g, clock_->NowMs());
@@ -416,10 +564,24 @@ absl::Status GroupCoordinator::CommitOffsets(const CommitRequest& request) {
   }
   AppendResult result = Append(p, records);
   if (!result.appended) return result.status;
+  if (result.status.ok()) {
+    // Not acknowledged, nor applied, before the in-sync replicas hold it (a
+    // new leader would not have it). Kafka drops such a pending commit
+    // too; the records, if they are replicated later, apply at the next
+    // load.
+    RETURN_IF_ERROR(AwaitReplicated(p, result.end));
+  }
   // The records are in the log: the state follows them, whatever happened
   // to the member meanwhile, and even if the flush failed (a replay would
   // apply them too, if they survived).
   absl::MutexLock l(&mu_);
+  if (owned_[p].generation != generation) {
+    return ReasonError(
+        absl::StatusCode::kUnavailable, kCoordinatorNotAvailable,
+        absl::StrFormat("this broker stopped coordinating group %s during "
+                        "the commit; retry",
+                        request.group_id));
+  }
   ConsumerGroup* g = FindOrCreate(request.group_id);
   if (write_group) g->SetPersisted(now);
   for (auto& [tp, v] : values) g->SetOffset(tp, std::move(v));
@@ -459,6 +621,7 @@ absl::StatusOr<std::vector<CommittedOffset>> GroupCoordinator::FetchOffsets(
     for (int32_t i : f.partitions) wanted.insert({f.topic, i});
   }
   absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckOwnedLocked(PartitionFor(group_id)));
   const ConsumerGroup* g = Find(group_id);
   std::vector<CommittedOffset> out;
   if (g != nullptr) {
@@ -499,6 +662,7 @@ absl::StatusOr<GroupDescription> GroupCoordinator::DescribeGroup(
   RETURN_IF_ERROR(CheckGroup(group_id));
   const int64_t now = clock_->NowMs();
   absl::MutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckOwnedLocked(PartitionFor(group_id)));
   ConsumerGroup* g = Find(group_id);
   if (g == nullptr) {
     return ReasonError(absl::StatusCode::kNotFound, kGroupIdNotFound,
@@ -548,10 +712,12 @@ absl::StatusOr<std::vector<OffsetChange>> GroupCoordinator::ResetOffsets(
     const ResetRequest& request) {
   RETURN_IF_ERROR(CheckGroup(request.group_id));
   const int32_t p = PartitionFor(request.group_id);
-  absl::MutexLock append_lock(&append_mu_[p]);
+  absl::ReleasableMutexLock append_lock(&append_mu_[p]);
   // Held across the append, so that no member joins between the check and
-  // the new offsets (an admin operation; heartbeats wait for it).
-  absl::MutexLock l(&mu_);
+  // the new offsets (an admin operation; heartbeats wait for it). Not held
+  // while the in-sync replicas catch up.
+  absl::ReleasableMutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckOwnedLocked(p));
   ConsumerGroup* g = Find(request.group_id);
   if (g != nullptr) {
     Expire(g, clock_->NowMs());
@@ -624,6 +790,9 @@ absl::StatusOr<std::vector<OffsetChange>> GroupCoordinator::ResetOffsets(
     g->SetOffset(c.tp, OffsetAndMetadata{c.new_offset, -1, "", now});
   }
   RETURN_IF_ERROR(result.status);
+  l.Release();
+  append_lock.Release();
+  RETURN_IF_ERROR(AwaitReplicated(p, result.end));
   spdlog::info("group {}: reset {} offsets", request.group_id, changes.size());
   return changes;
 }
@@ -631,8 +800,9 @@ absl::StatusOr<std::vector<OffsetChange>> GroupCoordinator::ResetOffsets(
 absl::Status GroupCoordinator::DeleteGroup(std::string_view group_id) {
   RETURN_IF_ERROR(CheckGroup(group_id));
   const int32_t p = PartitionFor(group_id);
-  absl::MutexLock append_lock(&append_mu_[p]);
-  absl::MutexLock l(&mu_);
+  absl::ReleasableMutexLock append_lock(&append_mu_[p]);
+  absl::ReleasableMutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckOwnedLocked(p));
   ConsumerGroup* g = Find(group_id);
   if (g == nullptr) {
     return ReasonError(absl::StatusCode::kNotFound, kGroupIdNotFound,
@@ -656,6 +826,9 @@ absl::Status GroupCoordinator::DeleteGroup(std::string_view group_id) {
   const std::string id = g->id();
   groups_.erase(id);
   RETURN_IF_ERROR(result.status);
+  l.Release();
+  append_lock.Release();
+  RETURN_IF_ERROR(AwaitReplicated(p, result.end));
   spdlog::info("deleted group {}", group_id);
   return absl::OkStatus();
 }

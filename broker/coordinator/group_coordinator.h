@@ -3,8 +3,13 @@
 // Membership is soft state in memory (ConsumerGroup); committed offsets and
 // group metadata are records in the compacted topic __consumer_offsets
 // (records.h), appended (and, by default, flushed) before a commit is
-// acknowledged, and replayed by Open. Session and rebalance timeouts run on
-// an injectable clock, checked at every call on a group and by a timer
+// acknowledged, and replayed by Open. On a single node it coordinates
+// every group (all partitions are loaded at Open); in a cluster it
+// coordinates the groups of the __consumer_offsets partitions this broker
+// leads: the broker loads a partition (LoadPartition) when it becomes its
+// leader and unloads it when it stops, and a commit is acknowledged once
+// the partition's in-sync replicas hold it. Session and rebalance timeouts run
+// on an injectable clock, checked at every call on a group and by a timer
 // thread (or by Tick()).
 //
 // Thread-safe. Lock order: append_mu_[p] (one per __consumer_offsets
@@ -45,9 +50,18 @@ struct CoordinatorOptions {
   // offsets.topic.segment.bytes.
   int64_t offsets_topic_segment_bytes = 100 << 20;
   // offsets.commit.required.acks: -1 acknowledges a commit once its record
-  // is appended and fsynced; 1 once appended (the topic's flush.ms makes it
+  // is appended and fsynced and, in a cluster, held by the partition's
+  // in-sync replicas; 1 once appended (the topic's flush.ms makes it
   // durable later).
   int32_t commit_required_acks = -1;
+  // offsets.commit.timeout.ms: how long a commit waits for the in-sync
+  // replicas (cluster mode) before it fails with COORDINATOR_NOT_AVAILABLE
+  // (retriable; the records may still be replicated later).
+  int64_t commit_timeout_ms = 5'000;
+  // offsets.topic.replication.factor: replicas of __consumer_offsets when
+  // a cluster creates it, capped at the live brokers then (Kafka's
+  // behaviour before 2.x). Unused on a single node.
+  int32_t offsets_topic_replication_factor = 3;
   // offset.metadata.max.bytes.
   int32_t offset_metadata_max_bytes = 4096;
   // group.min.session.timeout.ms, group.max.session.timeout.ms,
@@ -72,8 +86,9 @@ struct CoordinatorOptions {
 };
 
 // The coordinator of a group's __consumer_offsets partition, when it is not
-// this broker: its "host:port", or nullopt when this broker leads the
-// partition. Must be thread-safe.
+// this broker: its "host:port"; "" when no broker leads the partition now
+// (COORDINATOR_NOT_AVAILABLE); nullopt when this broker leads it. Must be
+// thread-safe and must not call back into the coordinator.
 using RemoteCoordinator = std::function<std::optional<std::string>(int32_t)>;
 
 struct LoadReport {
@@ -180,8 +195,30 @@ class GroupCoordinator {
       RemoteCoordinator remote = nullptr, LoadReport* report = nullptr);
   GroupCoordinator(const GroupCoordinator&) = delete;
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
+  // Cluster mode: a coordinator of `partitions` partitions of which none is
+  // loaded yet (every group call answers COORDINATOR_LOAD_IN_PROGRESS until
+  // LoadPartition), and its timer thread. The same lifetimes as Open.
+  static absl::StatusOr<std::unique_ptr<GroupCoordinator>> OpenUnloaded(
+      const CoordinatorOptions& options, TopicSource* topics,
+      int32_t partitions, log::Clock* clock, RemoteCoordinator remote);
   // Stops the timer thread.
   ~GroupCoordinator();
+
+  // Cluster mode. This broker leads partition `p` of __consumer_offsets at
+  // `leader_epoch`: drops what it had of the partition's groups, replays
+  // the partition's log from its start to its end (calls for its groups
+  // meanwhile answer COORDINATOR_LOAD_IN_PROGRESS), then serves them. The
+  // log must already take this broker's appends (it leads at that epoch).
+  // Called from one thread at a time (with UnloadPartition).
+  absl::Status LoadPartition(int32_t p, int32_t leader_epoch,
+                             LoadReport* report = nullptr);
+  // This broker no longer leads `p`: drops its groups (offsets, members);
+  // calls for them answer as CheckCoordinator says. A commit in flight on
+  // it is not applied here (COORDINATOR_NOT_AVAILABLE).
+  void UnloadPartition(int32_t p);
+  // The leader epoch `p` was loaded (or is being loaded) at; nullopt if
+  // this broker does not coordinate it.
+  std::optional<int32_t> LoadedEpoch(int32_t p) const;
 
   // Every call below first answers NOT_COORDINATOR (with the coordinator's
   // address) for a group this broker does not coordinate, and
@@ -210,10 +247,33 @@ class GroupCoordinator {
   CoordinatorStats Stats() const;
 
  private:
+  using GroupMap =
+      std::map<std::string, std::unique_ptr<ConsumerGroup>, std::less<>>;
+  enum class Ownership { kNotOwned, kLoading, kOwned };
+  struct PartitionOwnership {
+    Ownership state = Ownership::kNotOwned;
+    int32_t epoch = -1;
+    // Grows at every load and unload: a commit that validated under one
+    // generation applies its records only under the same.
+    uint64_t generation = 0;
+  };
+
   GroupCoordinator(const CoordinatorOptions& options, TopicSource* topics,
                    log::Clock* clock, RemoteCoordinator remote,
                    int32_t partitions);
   absl::Status Load(LoadReport* report);
+  // Applies partition `p`'s records, from `log`'s start to its end, to
+  // `groups` (which only the caller can reach).
+  absl::Status Replay(int32_t p, log::Log& log, GroupMap* groups,
+                      LoadReport* report);
+  // OK if partition `p` is loaded here; COORDINATOR_LOAD_IN_PROGRESS or
+  // COORDINATOR_NOT_AVAILABLE otherwise.
+  absl::Status CheckOwnedLocked(int32_t p) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Waits, per commit_required_acks and commit_timeout_ms, until the
+  // in-sync replicas hold partition `p` up to `end`; a failure is
+  // COORDINATOR_NOT_AVAILABLE. REQUIRES: mu_ not held.
+  absl::Status AwaitReplicated(int32_t p, Offset end);
   absl::Status CheckGroup(std::string_view group_id) const;
   ConsumerGroup* Find(std::string_view group_id)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -230,6 +290,7 @@ class GroupCoordinator {
   struct AppendResult {
     bool appended = false;  // the records are in the log
     absl::Status status;    // of the append, or else of the flush
+    Offset end{0};          // when appended: the offset after the batch
   };
   // Appends one batch of (key, value or tombstone) records to partition
   // `p` of __consumer_offsets and flushes it per commit_required_acks. A
@@ -249,13 +310,16 @@ class GroupCoordinator {
   const int32_t partitions_;
   std::vector<std::unique_ptr<Assignor>> assignors_;
   GroupConfig group_config_;
-  std::vector<std::shared_ptr<log::Log>> logs_;  // of __consumer_offsets
   std::unique_ptr<absl::Mutex[]> append_mu_;
+  // Of __consumer_offsets; logs_[p] is guarded by append_mu_[p] (set when
+  // the partition is loaded).
+  std::vector<std::shared_ptr<log::Log>> logs_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<ConsumerGroup>, std::less<>> groups_
       ABSL_GUARDED_BY(mu_);
   absl::BitGen bitgen_ ABSL_GUARDED_BY(mu_);
+  std::vector<PartitionOwnership> owned_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<uint64_t> heartbeats_{0}, rebalances_{0}, commits_{0},
       expired_{0};

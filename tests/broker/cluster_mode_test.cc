@@ -2,12 +2,16 @@
 // ClusterMember talking to a real etcd (through a proxy the test can cut):
 // Metadata from the cluster, CreateTopics through the controller, local
 // logs for local replicas, producer ids from shared blocks, and no stale
-// leaders from a broker cut off from etcd.
+// leaders from a broker cut off from etcd; the group coordinator following
+// the leadership of __consumer_offsets.
 #include <catch2/catch.hpp>
 #include <set>
 #include <thread>
 
+#include "broker/cluster_coordinator.h"
 #include "broker/cluster_member.h"
+#include "broker/coordinator/errors.h"
+#include "broker/coordinator/records.h"
 #include "broker/kafka/errors.h"
 #include "broker/replica_manager.h"
 #include "broker/request_handler.h"
@@ -597,6 +601,183 @@ TEST_CASE(
     ids.insert(InitProducerId(b));
   }
   CHECK(ids.size() == 50);
+}
+
+// FindCoordinator v1 for group `group`: (error, node id, host, port).
+std::tuple<int16_t, int32_t, std::string, int32_t> FindCoordinator(
+    ClusterBroker& b, const std::string& group) {
+  std::string s = Header(kafka::kFindCoordinator, 1);
+  Writer w(&s);
+  w.String(group);
+  w.Int8(0);
+  std::string body = b.Call(s);
+  Reader r(std::span(reinterpret_cast<uint8_t*>(body.data()), body.size()));
+  r.Int32();  // throttle
+  const int16_t error = r.Int16();
+  r.NullableString();
+  const int32_t node = r.Int32();
+  std::string host(r.String());
+  const int32_t port = r.Int32();
+  REQUIRE(r.ok());
+  return {error, node, host, port};
+}
+
+// Two brokers with replication and the cluster's group coordinator, with
+// __consumer_offsets of 4 partitions replicated `rf` times. (No Kafka
+// listeners run: followers cannot fetch, so with rf 2 nothing is ever
+// replicated.)
+struct CoordinatorCluster {
+  explicit CoordinatorCluster(int32_t rf) {
+    for (ClusterBroker* b : {&b1, &b2}) {
+      b->config.coordinator.offsets_topic_partitions = 4;
+      b->config.coordinator.offsets_topic_replication_factor = rf;
+      b->config.coordinator.commit_timeout_ms = 300;
+      b->config.coordinator.start_timer = false;
+      b->Replicate(1);
+    }
+    c1 = std::make_unique<ClusterCoordinator>(
+        &b1.config, b1.topics.get(), b1.member.get(), b1.replicas.get());
+    c2 = std::make_unique<ClusterCoordinator>(
+        &b2.config, b2.topics.get(), b2.member.get(), b2.replicas.get());
+    b1.handler->SetGroupCoordinator(c1.get());
+    b2.handler->SetGroupCoordinator(c2.get());
+    c1->Start();
+    c2->Start();
+    REQUIRE(Eventually(
+        [&] {
+          return b1.member->Snapshot()->brokers.size() == 2 &&
+                 b2.member->Snapshot()->brokers.size() == 2;
+        },
+        absl::Seconds(5)));
+    auto [error, message] =
+        ParseCreateTopics(b1.Call(CreateTopicsRequest("orders", 2, 1)));
+    INFO(message);
+    REQUIRE(error == kafka::kNone);
+  }
+  ~CoordinatorCluster() {
+    c1.reset();
+    c2.reset();
+  }
+  ClusterCoordinator& of(int32_t id) { return id == 1 ? *c1 : *c2; }
+  ClusterBroker& broker(int32_t id) { return id == 1 ? b1 : b2; }
+
+  const std::string name = testing::UniqueClusterName();
+  ClusterBroker b1{name, 1}, b2{name, 2};
+  std::unique_ptr<ClusterCoordinator> c1, c2;
+};
+
+absl::Status CommitOne(coordinator::GroupCoordinator& c, int64_t offset) {
+  return c.CommitOffsets(coordinator::CommitRequest{
+      "g", "", -1, {{TopicPartition{"orders", 0}, offset, ""}}});
+}
+
+TEST_CASE(
+    "Broker in cluster mode: a group's coordinator is the leader of its "
+    "__consumer_offsets partition; the others redirect to it, and nobody "
+    "coordinates once it is gone",
+    "[broker][cluster]") {
+  CoordinatorCluster c(/*rf=*/1);
+  // The first lookup asks the controller for __consumer_offsets.
+  absl::StatusOr<CoordinatorLocation> first = c.c1->Locate("g");
+  if (!first.ok()) {
+    CHECK(absl::IsUnavailable(first.status()));
+    CHECK(coordinator::ReasonOf(first.status()) ==
+          std::string(coordinator::kCoordinatorNotAvailable));
+  }
+  REQUIRE(Eventually(
+      [&] {
+        auto a = c.c1->Locate("g");
+        auto b = c.c2->Locate("g");
+        return a.ok() && b.ok() && a->node_id == b->node_id;
+      },
+      absl::Seconds(20)));
+  const auto topic = c.b1.member->Snapshot()->topic(coordinator::kOffsetsTopic);
+  REQUIRE(topic != nullptr);
+  CHECK(topic->partitions.size() == 4);
+  CHECK(topic->replication_factor == 1);
+  const CoordinatorLocation at = *c.c1->Locate("g");
+  CHECK(at.partition == coordinator::OffsetsPartitionFor("g", 4));
+  CHECK(at.node_id == topic->partitions[at.partition].leader);
+  const int32_t leader = at.node_id, other = 3 - leader;
+  const std::string leader_host = "127.0.0." + std::to_string(leader + 1);
+  CHECK(at.grpc.ToString() == leader_host + ":9093");
+
+  // The Kafka protocol's FindCoordinator names the same broker, from both.
+  for (int32_t id : {1, 2}) {
+    auto [error, node, host, port] = FindCoordinator(c.broker(id), "g");
+    CHECK(error == kafka::kNone);
+    CHECK(node == leader);
+    CHECK(host == leader_host);
+    CHECK(port == 9092);
+  }
+
+  // The leader loads the partition and takes commits (an isr of one).
+  REQUIRE(Eventually(
+      [&] {
+        auto* gc = c.of(leader).coordinator();
+        return gc != nullptr && CommitOne(*gc, 7).ok();
+      },
+      absl::Seconds(10)));
+  auto fetched = c.of(leader).coordinator()->FetchOffsets("g", {});
+  REQUIRE(fetched.ok());
+  REQUIRE(fetched->size() == 1);
+  CHECK((*fetched)[0].value.offset == 7);
+
+  // The other broker redirects to it.
+  REQUIRE(Eventually([&] { return c.of(other).coordinator() != nullptr; },
+                     absl::Seconds(10)));
+  absl::Status s = c.of(other).coordinator()->FetchOffsets("g", {}).status();
+  CHECK(coordinator::ReasonOf(s) == std::string(coordinator::kNotCoordinator));
+  CHECK(coordinator::ReasonMetadataOf(
+            s)[std::string(coordinator::kCoordinatorKey)] ==
+        leader_host + ":9093");
+
+  // The leader leaves: it drops the group at once; with no other replica
+  // the partition has no leader, so nobody coordinates the group.
+  c.broker(leader).member->Leave();
+  REQUIRE(Eventually(
+      [&] { return !c.of(leader).coordinator()->LoadedEpoch(at.partition); },
+      absl::Seconds(5)));
+  CHECK(c.of(leader).coordinator()->Stats().groups == 0);
+  REQUIRE(Eventually(
+      [&] {
+        absl::Status s =
+            c.of(other).coordinator()->FetchOffsets("g", {}).status();
+        return coordinator::ReasonOf(s) ==
+               std::string(coordinator::kCoordinatorNotAvailable);
+      },
+      absl::Seconds(10)));
+  auto [error, node, host, port] = FindCoordinator(c.broker(other), "g");
+  CHECK(error == kafka::kCoordinatorNotAvailable);
+}
+
+TEST_CASE(
+    "Broker in cluster mode: a commit the in-sync replicas do not take "
+    "within offsets.commit.timeout.ms fails, retriable, and is not served",
+    "[broker][cluster]") {
+  CoordinatorCluster c(/*rf=*/2);
+  REQUIRE(
+      Eventually([&] { return c.c1->Locate("g").ok(); }, absl::Seconds(20)));
+  const CoordinatorLocation at = *c.c1->Locate("g");
+  ClusterCoordinator& lc = c.of(at.node_id);
+  REQUIRE(Eventually(
+      [&] {
+        return lc.coordinator() != nullptr &&
+               lc.coordinator()->LoadedEpoch(at.partition).has_value();
+      },
+      absl::Seconds(10)));
+  // The follower never fetches (no Kafka listener runs), so the high
+  // watermark stays where it is.
+  const auto started = std::chrono::steady_clock::now();
+  absl::Status s = CommitOne(*lc.coordinator(), 9);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(absl::IsUnavailable(s));
+  CHECK(coordinator::ReasonOf(s) ==
+        std::string(coordinator::kCoordinatorNotAvailable));
+  CHECK(waited >= std::chrono::milliseconds(300));
+  auto fetched = lc.coordinator()->FetchOffsets("g", {});
+  REQUIRE(fetched.ok());
+  CHECK(fetched->empty());
 }
 
 }  // namespace

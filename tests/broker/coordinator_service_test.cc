@@ -112,7 +112,7 @@ class Broker {
   // Moves the clock and lets the coordinator expire members.
   void Advance(int64_t ms) {
     clock_.AdvanceMs(ms);
-    coordinator_->coordinator().Tick();
+    coordinator_->coordinator()->Tick();
   }
 
   cv1::Coordinator::Stub& stub() { return *stub_; }
@@ -652,12 +652,12 @@ TEST_CASE("Coordinator metrics: groups, members, heartbeats and rebalances",
   Member m1(&b, "g", {"events"}), m2(&b, "g", {"events"});
   Settle({&m1, &m2});
   std::string out;
-  AppendCoordinatorMetrics(b.service().coordinator().Stats(), &out);
+  AppendCoordinatorMetrics(b.service().coordinator()->Stats(), &out);
   CHECK_THAT(out, Catch::Contains("fjord_coordinator_groups 1\n"));
   CHECK_THAT(out, Catch::Contains("fjord_coordinator_members 2\n"));
   CHECK_THAT(out, Catch::Contains("# TYPE fjord_coordinator_heartbeats_total "
                                   "counter\n"));
-  const auto stats = b.service().coordinator().Stats();
+  const auto stats = b.service().coordinator()->Stats();
   CHECK(stats.heartbeats >= 4);
   CHECK(stats.rebalances >= 2);
   CHECK_THAT(out,

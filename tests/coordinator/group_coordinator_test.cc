@@ -1,7 +1,8 @@
 // GroupCoordinator over real logs in a temporary directory (through a
 // fault-injecting file system): commits fenced by epoch, fetch, describe
 // with lag, resets, deletion, replay of __consumer_offsets after a restart
-// or a crash, compaction, and NOT_COORDINATOR.
+// or a crash, compaction, NOT_COORDINATOR, and the cluster mode's loading
+// and unloading of partitions and waiting for the in-sync replicas.
 #include "broker/coordinator/group_coordinator.h"
 
 #include <catch2/catch.hpp>
@@ -55,6 +56,14 @@ class TopicsOverLogs final : public TopicSource {
   }
   void Appended(std::string_view, int32_t) override { appended_++; }
   int appended() const { return appended_; }
+  absl::Status WaitReplicated(std::string_view topic, int32_t partition,
+                              Offset end, absl::Duration timeout) override {
+    if (!replicated) return absl::OkStatus();
+    return replicated(topic, partition, end, timeout);
+  }
+  // Cluster mode's replicas, played by the test (unset: single node).
+  std::function<absl::Status(std::string_view, int32_t, Offset, absl::Duration)>
+      replicated;
 
  private:
   log::LogManager* const logs_;
@@ -89,7 +98,8 @@ class Fixture {
     if (logs) CHECK(logs->Close().ok());
   }
 
-  void Open(RemoteCoordinator remote = nullptr) {
+  // `loaded`: a single node's Open; otherwise cluster mode's OpenUnloaded.
+  void Open(RemoteCoordinator remote = nullptr, bool loaded = true) {
     log::LogManagerOptions o;
     o.data_dir = tmp.Sub("data");
     o.log_options.fs = &fs;
@@ -104,8 +114,10 @@ class Fixture {
     topics = std::make_unique<TopicsOverLogs>(logs.get());
     topics->Create(std::string(kOffsetsTopic), 3, offsets_config);
     topics->Create("orders", 4, data_config);
-    auto c = GroupCoordinator::Open(options, topics.get(), &clock,
-                                    std::move(remote), &report);
+    auto c = loaded ? GroupCoordinator::Open(options, topics.get(), &clock,
+                                             std::move(remote), &report)
+                    : GroupCoordinator::OpenUnloaded(options, topics.get(), 3,
+                                                     &clock, std::move(remote));
     INFO(c.status().ToString());
     REQUIRE(c.ok());
     coordinator = std::move(*c);
@@ -616,6 +628,166 @@ TEST_CASE("GroupCoordinator: a heartbeat to an unknown group must join first",
   CHECK(f.coordinator->ListGroups().empty());
 }
 
+// A cluster broker's coordinator: `leader` says who leads each partition
+// ("" nobody, "here" this broker).
+struct ClusterFixture {
+  ClusterFixture() {
+    f.coordinator.reset();
+    f.topics.reset();
+    REQUIRE(f.logs->Close().ok());
+    f.logs.reset();
+    f.Open(
+        [this](int32_t p) -> std::optional<std::string> {
+          absl::MutexLock l(&mu);
+          auto it = leader.find(p);
+          if (it == leader.end() || it->second == "here") return std::nullopt;
+          return it->second;
+        },
+        /*loaded=*/false);
+  }
+  void Lead(int32_t p, std::string who) {
+    absl::MutexLock l(&mu);
+    leader[p] = std::move(who);
+  }
+  Fixture f;
+  absl::Mutex mu;
+  std::map<int32_t, std::string> leader ABSL_GUARDED_BY(mu);
+};
+
+TEST_CASE(
+    "GroupCoordinator: in a cluster a partition's groups are served only once "
+    "it is loaded, and unloading drops them",
+    "[coordinator]") {
+  ClusterFixture c;
+  Fixture& f = c.f;
+  const int32_t p = f.coordinator->PartitionFor("g");
+  CHECK(!f.coordinator->LoadedEpoch(p).has_value());
+  HeartbeatRequest join;
+  join.group_id = "g";
+  join.subscribed_topics = {"orders"};
+  absl::Status s = f.coordinator->Heartbeat(join).status();
+  CHECK(absl::IsUnavailable(s));
+  CHECK(ReasonOf(s) == std::string(kCoordinatorLoadInProgress));
+
+  REQUIRE(f.coordinator->LoadPartition(p, 4).ok());
+  CHECK(f.coordinator->LoadedEpoch(p) == 4);
+  HeartbeatResponse m = f.Join("g");
+  REQUIRE(
+      f.Commit("g", m.member_id, m.member_epoch, {At(0, 7), At(1, 9)}).ok());
+  CHECK(f.Offsets("g") ==
+        std::map<std::string, int64_t>{{"orders-0", 7}, {"orders-1", 9}});
+
+  // Deposed: nothing of the group stays in memory.
+  c.Lead(p, "127.0.0.9:9093");
+  f.coordinator->UnloadPartition(p);
+  CHECK(!f.coordinator->LoadedEpoch(p).has_value());
+  CHECK(f.coordinator->Stats().groups == 0);
+  CHECK(f.coordinator->Stats().members == 0);
+  CHECK(ReasonOf(f.coordinator->FetchOffsets("g", {}).status()) ==
+        std::string(kNotCoordinator));
+
+  // Leading again, at a later epoch: the offsets come back from the log,
+  // the member does not (it must join again).
+  c.Lead(p, "here");
+  LoadReport report;
+  REQUIRE(f.coordinator->LoadPartition(p, 6, &report).ok());
+  CHECK(report.groups == 1);
+  CHECK(report.offsets == 2);
+  CHECK(f.Offsets("g")["orders-0"] == 7);
+  CHECK(f.Offsets("g")["orders-1"] == 9);
+  HeartbeatRequest again = join;
+  again.member_id = m.member_id;
+  again.member_epoch = m.member_epoch;
+  CHECK(ReasonOf(f.coordinator->Heartbeat(again).status()) ==
+        std::string(kUnknownMemberId));
+}
+
+TEST_CASE(
+    "GroupCoordinator: a group whose partition has no leader gets "
+    "COORDINATOR_NOT_AVAILABLE",
+    "[coordinator]") {
+  ClusterFixture c;
+  Fixture& f = c.f;
+  const int32_t p = f.coordinator->PartitionFor("g");
+  c.Lead(p, "");
+  absl::Status s = f.coordinator->FetchOffsets("g", {}).status();
+  CHECK(absl::IsUnavailable(s));
+  CHECK(ReasonOf(s) == std::string(kCoordinatorNotAvailable));
+  c.Lead(p, "127.0.0.3:9093");
+  s = f.coordinator->FetchOffsets("g", {}).status();
+  CHECK(ReasonOf(s) == std::string(kNotCoordinator));
+  CHECK(ReasonMetadataOf(s)[std::string(kCoordinatorKey)] == "127.0.0.3:9093");
+}
+
+TEST_CASE(
+    "GroupCoordinator: a commit is acknowledged and applied only once the "
+    "in-sync replicas hold it",
+    "[coordinator]") {
+  ClusterFixture c;
+  Fixture& f = c.f;
+  const int32_t p = f.coordinator->PartitionFor("g");
+  REQUIRE(f.coordinator->LoadPartition(p, 0).ok());
+  std::vector<int64_t> waited_for;
+  absl::Status replicas = absl::DeadlineExceededError("not replicated");
+  f.topics->replicated = [&](std::string_view topic, int32_t partition,
+                             Offset end, absl::Duration timeout) {
+    CHECK(topic == kOffsetsTopic);
+    CHECK(partition == p);
+    CHECK(timeout == absl::Milliseconds(f.options.commit_timeout_ms));
+    waited_for.push_back(end.value());
+    return replicas;
+  };
+  absl::Status s = f.Commit("g", "", -1, {At(0, 5)});
+  CHECK(absl::IsUnavailable(s));
+  CHECK(ReasonOf(s) == std::string(kCoordinatorNotAvailable));
+  // In the log, waited for up to its end, but neither acknowledged nor
+  // served.
+  REQUIRE(waited_for.size() == 1);
+  CHECK(waited_for[0] == f.OffsetsLog("g").log_end_offset().value());
+  CHECK(f.Offsets("g").empty());
+
+  replicas = absl::OkStatus();
+  REQUIRE(f.Commit("g", "", -1, {At(0, 6)}).ok());
+  CHECK(f.Offsets("g")["orders-0"] == 6);
+  CHECK(waited_for.size() == 2);
+  CHECK(waited_for[1] == f.OffsetsLog("g").log_end_offset().value());
+
+  // offsets.commit.required.acks=1 does not wait.
+  f.coordinator.reset();
+  f.options.commit_required_acks = 1;
+  f.coordinator = *GroupCoordinator::OpenUnloaded(f.options, f.topics.get(), 3,
+                                                  &f.clock, nullptr);
+  REQUIRE(f.coordinator->LoadPartition(p, 1).ok());
+  REQUIRE(f.Commit("g", "", -1, {At(0, 8)}).ok());
+  CHECK(waited_for.size() == 2);
+  CHECK(f.Offsets("g")["orders-0"] == 8);
+}
+
+TEST_CASE(
+    "GroupCoordinator: a commit whose partition is unloaded while it waits "
+    "for the replicas is not applied",
+    "[coordinator]") {
+  ClusterFixture c;
+  Fixture& f = c.f;
+  const int32_t p = f.coordinator->PartitionFor("g");
+  REQUIRE(f.coordinator->LoadPartition(p, 0).ok());
+  REQUIRE(f.Commit("g", "", -1, {At(0, 1)}).ok());
+  f.topics->replicated = [&](std::string_view, int32_t, Offset,
+                             absl::Duration) {
+    // Leadership moved meanwhile (and came back at a new epoch).
+    f.coordinator->UnloadPartition(p);
+    return absl::OkStatus();
+  };
+  absl::Status s = f.Commit("g", "", -1, {At(0, 2)});
+  CHECK(ReasonOf(s) == std::string(kCoordinatorNotAvailable));
+  f.topics->replicated = nullptr;
+  CHECK(ReasonOf(f.coordinator->FetchOffsets("g", {}).status()) ==
+        std::string(kCoordinatorLoadInProgress));
+  REQUIRE(f.coordinator->LoadPartition(p, 1).ok());
+  // What the log holds, as a new coordinator would replay it.
+  CHECK(f.Offsets("g")["orders-0"] == 2);
+}
+
 TEST_CASE("CoordinatorOptions: bad settings are named", "[coordinator]") {
   CoordinatorOptions o;
   CHECK(o.Validate().ok());
@@ -626,6 +798,12 @@ TEST_CASE("CoordinatorOptions: bad settings are named", "[coordinator]") {
   CHECK(absl::IsInvalidArgument(o.Validate()));
   o = CoordinatorOptions();
   o.commit_required_acks = 0;
+  CHECK(absl::IsInvalidArgument(o.Validate()));
+  o = CoordinatorOptions();
+  o.commit_timeout_ms = 0;
+  CHECK(absl::IsInvalidArgument(o.Validate()));
+  o = CoordinatorOptions();
+  o.offsets_topic_replication_factor = 0;
   CHECK(absl::IsInvalidArgument(o.Validate()));
 }
 

@@ -2,7 +2,8 @@
 // (proto/admin.proto and proto/coordinator.proto, served on admin.servers,
 // default the bootstrap hosts on port 9093): topics, their configs, the
 // cluster's brokers, and consumer groups (asked of the group's coordinator,
-// found with FindCoordinator). Every call is synchronous and bounded by
+// found with FindCoordinator; while it moves to another broker, a group
+// call is retried with backoff). Every call is synchronous and bounded by
 // request.timeout.ms. Errors: kNotFound (no such topic or group),
 // kAlreadyExists, kInvalidArgument (the message names the bad field or
 // config), kFailedPrecondition (a group operation that needs a group without
