@@ -11,8 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "broker/cluster/metadata_cache.h"
+#include "broker/cluster_member.h"
 #include "broker/grpc_status.h"
 #include "grpcpp/grpcpp.h"
+#include "log/file_names.h"
 #include "log/status_macros.h"
 #include "proto/admin.grpc.pb.h"
 
@@ -94,35 +98,107 @@ absl::Status RequireTopicConfigs(std::string_view field, const Names& names) {
   return absl::OkStatus();
 }
 
-// Fills `out` from `topic`. With `topics`, reads each partition's log
-// (kNotFound if one is gone: the topic was deleted meanwhile); without, the
-// partitions are listed with zero offsets and sizes (validate_only).
+// Fills the offsets, size and segments of `d` (its index set) from the
+// partition's log here; false if this broker has no log of it.
+bool FillFromLog(const TopicManager& topics, const std::string& topic,
+                 v1::PartitionDescription* d) {
+  std::shared_ptr<Partition> partition = topics.GetPartition(topic, d->index());
+  if (partition == nullptr) return false;
+  const log::Log& log = partition->log();
+  d->set_log_start_offset(log.log_start_offset().value());
+  d->set_log_end_offset(log.log_end_offset().value());
+  d->set_size_bytes(static_cast<int64_t>(log.size_bytes()));
+  d->set_segments(log.segment_count());
+  d->set_has_log(true);
+  return true;
+}
+
+// Every topic config of `config`, marking those in `overrides`.
+void FillConfigs(const log::LogConfig& config,
+                 const std::map<std::string, std::string>& overrides,
+                 v1::TopicDescription* out) {
+  for (std::string_view name : kTopicConfigs) {
+    v1::ConfigEntry* e = out->add_configs();
+    e->set_name(std::string(name));
+    e->set_value(RenderTopicConfig(config, name));
+    e->set_is_override(overrides.contains(std::string(name)));
+  }
+}
+
+// Fills `out` from `topic` on a single node (node `node_id` leads every
+// partition). With `topics`, reads each partition's log (kNotFound if one
+// is gone: the topic was deleted meanwhile); without, the partitions are
+// listed with zero offsets and sizes (validate_only).
 absl::Status Describe(const TopicInfo& topic, const TopicManager* topics,
-                      v1::TopicDescription* out) {
+                      int32_t node_id, v1::TopicDescription* out) {
   out->Clear();
   out->set_name(topic.name);
   for (int32_t p = 0; p < topic.partitions; p++) {
     v1::PartitionDescription* d = out->add_partitions();
     d->set_index(p);
+    d->set_leader(node_id);
+    d->add_replicas(node_id);
+    d->add_isr(node_id);
     if (topics == nullptr) continue;
-    std::shared_ptr<Partition> partition = topics->GetPartition(topic.name, p);
-    if (partition == nullptr) {
+    if (!FillFromLog(*topics, topic.name, d)) {
       return absl::NotFoundError(
           absl::StrFormat("no topic %s (deleted meanwhile)", topic.name));
     }
-    const log::Log& log = partition->log();
-    d->set_log_start_offset(log.log_start_offset().value());
-    d->set_log_end_offset(log.log_end_offset().value());
-    d->set_size_bytes(static_cast<int64_t>(log.size_bytes()));
-    d->set_segments(log.segment_count());
   }
-  for (std::string_view name : kTopicConfigs) {
-    v1::ConfigEntry* e = out->add_configs();
-    e->set_name(std::string(name));
-    e->set_value(RenderTopicConfig(topic.config, name));
-    e->set_is_override(topic.overrides.contains(std::string(name)));
-  }
+  FillConfigs(topic.config, topic.overrides, out);
   return absl::OkStatus();
+}
+
+// Fills `out` from a cluster topic's record: placement from the record,
+// figures from the logs this broker holds, configs over `topics`'
+// defaults.
+absl::Status DescribeClusterTopic(const cluster::TopicState& t,
+                                  const TopicManager& topics,
+                                  v1::TopicDescription* out) {
+  out->Clear();
+  out->set_name(t.name);
+  for (const cluster::PartitionState& p : t.partitions) {
+    v1::PartitionDescription* d = out->add_partitions();
+    d->set_index(p.partition);
+    d->set_leader(p.leader);
+    for (int32_t id : p.replicas) d->add_replicas(id);
+    for (int32_t id : p.isr) d->add_isr(id);
+    FillFromLog(topics, t.name, d);
+  }
+  ASSIGN_OR_RETURN(log::LogConfig config, topics.EffectiveConfig(t.configs));
+  FillConfigs(config, t.configs, out);
+  return absl::OkStatus();
+}
+
+// How long a topic change through the controller may take.
+constexpr absl::Duration kControllerWait = absl::Seconds(30);
+
+// Runs `start` (which hands its callback to ClusterMember) and waits for
+// the callback's status; kDeadlineExceeded if it never comes.
+absl::Status AwaitCluster(
+    const std::function<void(ClusterMember::Done)>& start) {
+  struct Result {
+    absl::Notification done;
+    absl::Status status;
+  };
+  auto result = std::make_shared<Result>();
+  start([result](absl::Status s) {
+    result->status = std::move(s);
+    result->done.Notify();
+  });
+  if (!result->done.WaitForNotificationWithTimeout(kControllerWait +
+                                                   absl::Seconds(5))) {
+    return absl::DeadlineExceededError(
+        "the controller did not answer within 35 s");
+  }
+  return result->status;
+}
+
+absl::Status NotInCluster(std::string_view what) {
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "%s is not supported in a cluster yet (metadata.etcd.endpoints is "
+      "set): the change would reach this broker only",
+      what));
 }
 
 }  // namespace
@@ -130,8 +206,8 @@ absl::Status Describe(const TopicInfo& topic, const TopicManager* topics,
 class AdminService::Impl final : public v1::Admin::Service {
  public:
   Impl(const BrokerConfig* config, TopicManager* topics,
-       const GrpcServer* server)
-      : config_(config), topics_(topics), server_(server) {}
+       const GrpcServer* server, ClusterMember* cluster)
+      : config_(config), topics_(topics), server_(server), cluster_(cluster) {}
 
   grpc::Status CreateTopic(grpc::ServerContext*,
                            const v1::CreateTopicRequest* request,
@@ -142,19 +218,40 @@ class AdminService::Impl final : public v1::Admin::Service {
                            const v1::DeleteTopicRequest* request,
                            v1::DeleteTopicResponse*) override {
     absl::Status s = RequireName(request->name());
-    if (s.ok()) s = topics_->Delete(request->name());
+    if (s.ok() && cluster_ != nullptr) {
+      if (IsInternalTopic(request->name())) {
+        s = absl::InvalidArgumentError(absl::StrFormat(
+            "%s is an internal topic of the broker and cannot be deleted",
+            request->name()));
+      } else {
+        s = AwaitCluster([&](ClusterMember::Done done) {
+          cluster_->DeleteTopic(request->name(), kControllerWait,
+                                std::move(done));
+        });
+      }
+    } else if (s.ok()) {
+      s = topics_->Delete(request->name());
+    }
     return ToGrpcStatus(s);
   }
   grpc::Status ListTopics(grpc::ServerContext*,
                           const v1::ListTopicsRequest* request,
                           v1::ListTopicsResponse* response) override {
-    for (const TopicInfo& t : topics_->List()) {  // sorted by name
-      const bool internal = IsInternalTopic(t.name);
-      if (internal && !request->include_internal()) continue;
+    auto add = [&](const std::string& name, size_t partitions) {
+      const bool internal = IsInternalTopic(name);
+      if (internal && !request->include_internal()) return;
       v1::TopicSummary* s = response->add_topics();
-      s->set_name(t.name);
-      s->set_partitions(t.partitions);
+      s->set_name(name);
+      s->set_partitions(static_cast<int32_t>(partitions));
       s->set_internal(internal);
+    };
+    if (cluster_ != nullptr) {
+      // The cluster's topics (a map: sorted by name).
+      for (const auto& [name, t] : cluster_->Snapshot()->topics) {
+        add(name, t->partitions.size());
+      }
+    } else {
+      for (const TopicInfo& t : topics_->List()) add(t.name, t.partitions);
     }
     return grpc::Status::OK;
   }
@@ -172,10 +269,12 @@ class AdminService::Impl final : public v1::Admin::Service {
                                 const v1::CreatePartitionsRequest* request,
                                 v1::TopicDescription* response) override {
     absl::Status s = RequireName(request->name());
+    if (s.ok() && cluster_ != nullptr) s = NotInCluster("growing a topic");
     if (s.ok()) {
       absl::StatusOr<TopicInfo> topic =
           topics_->CreatePartitions(request->name(), request->partitions());
-      s = topic.ok() ? Describe(*topic, topics_, response) : topic.status();
+      s = topic.ok() ? Describe(*topic, topics_, config_->node_id, response)
+                     : topic.status();
     }
     return ToGrpcStatus(s);
   }
@@ -183,6 +282,21 @@ class AdminService::Impl final : public v1::Admin::Service {
                                const v1::DescribeClusterRequest*,
                                v1::DescribeClusterResponse* response) override {
     response->set_cluster_id(config_->cluster_id);
+    if (cluster_ != nullptr) {
+      // The registered (live) brokers and the controller, as etcd has them.
+      auto snap = cluster_->Snapshot();
+      response->set_controller_id(snap->controller ? snap->controller->node_id
+                                                   : -1);
+      for (const auto& [id, info] : snap->brokers) {
+        v1::BrokerDescription* b = response->add_brokers();
+        b->set_node_id(id);
+        b->mutable_kafka()->set_host(info.kafka.host);
+        b->mutable_kafka()->set_port(info.kafka.port);
+        b->mutable_grpc()->set_host(info.grpc.host);
+        b->mutable_grpc()->set_port(info.grpc.port);
+      }
+      return grpc::Status::OK;
+    }
     response->set_controller_id(config_->node_id);  // a single node
     v1::BrokerDescription* b = response->add_brokers();
     b->set_node_id(config_->node_id);
@@ -211,26 +325,80 @@ class AdminService::Impl final : public v1::Admin::Service {
     const int32_t partitions = request.partitions() == 0
                                    ? config_->num_partitions
                                    : request.partitions();
+    if (cluster_ != nullptr)
+      return CreateClusterTopic(request, partitions, configs, response);
     ASSIGN_OR_RETURN(TopicInfo topic,
                      topics_->Create(request.name(), partitions, configs,
                                      request.validate_only()));
     return Describe(topic, request.validate_only() ? nullptr : topics_,
-                    response);
+                    config_->node_id, response);
+  }
+
+  // CreateTopic in a cluster: validated here, placed by the controller.
+  absl::Status CreateClusterTopic(
+      const v1::CreateTopicRequest& request, int32_t partitions,
+      const std::map<std::string, std::string>& configs,
+      v1::TopicDescription* response) {
+    if (!log::IsValidTopicName(request.name())) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "invalid topic name '%s' (1-249 characters of [a-zA-Z0-9._-])",
+          request.name()));
+    }
+    if (IsInternalTopic(request.name())) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s is an internal topic of the broker", request.name()));
+    }
+    ASSIGN_OR_RETURN(log::LogConfig config, topics_->EffectiveConfig(configs));
+    if (request.validate_only()) {
+      response->Clear();
+      response->set_name(request.name());
+      for (int32_t p = 0; p < partitions; p++) {
+        response->add_partitions()->set_index(p);
+      }
+      FillConfigs(config, configs, response);
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(AwaitCluster([&](ClusterMember::Done done) {
+      cluster_->CreateTopic(request.name(), partitions, -1, configs,
+                            kControllerWait, std::move(done));
+    }));
+    // The controller wrote it; this broker's view may trail by a moment.
+    auto snap = cluster_->metadata()->WaitFor(
+        [&](const cluster::ClusterSnapshot& s) {
+          return s.topic(request.name()) != nullptr;
+        },
+        absl::Seconds(10));
+    if (snap == nullptr) {
+      return absl::UnavailableError(absl::StrFormat(
+          "topic %s was created, but this broker does not see it yet",
+          request.name()));
+    }
+    return DescribeClusterTopic(*snap->topic(request.name()), *topics_,
+                                response);
   }
 
   absl::Status DoDescribeTopic(const std::string& name,
                                v1::TopicDescription* response) {
     RETURN_IF_ERROR(RequireName(name));
+    if (cluster_ != nullptr) {
+      auto snap = cluster_->Snapshot();
+      const cluster::TopicState* t = snap->topic(name);
+      if (t == nullptr) {
+        return absl::NotFoundError(absl::StrFormat("no topic %s", name));
+      }
+      return DescribeClusterTopic(*t, *topics_, response);
+    }
     std::optional<TopicInfo> topic = topics_->Get(name);
     if (!topic.has_value()) {
       return absl::NotFoundError(absl::StrFormat("no topic %s", name));
     }
-    return Describe(*topic, topics_, response);
+    return Describe(*topic, topics_, config_->node_id, response);
   }
 
   absl::Status DoAlterTopicConfigs(const v1::AlterTopicConfigsRequest& request,
                                    v1::TopicDescription* response) {
     RETURN_IF_ERROR(RequireName(request.name()));
+    if (cluster_ != nullptr) return NotInCluster("changing topic configs");
     // TopicManager::AlterConfigs removes an override given an empty value.
     std::map<std::string, std::string> changes;
     for (const auto& [k, v] : request.set()) {
@@ -254,17 +422,18 @@ class AdminService::Impl final : public v1::Admin::Service {
     }
     ASSIGN_OR_RETURN(TopicInfo topic,
                      topics_->AlterConfigs(request.name(), changes));
-    return Describe(topic, topics_, response);
+    return Describe(topic, topics_, config_->node_id, response);
   }
 
   const BrokerConfig* const config_;
   TopicManager* const topics_;
   const GrpcServer* const server_;
+  ClusterMember* const cluster_;  // null on a single node
 };
 
 AdminService::AdminService(const BrokerConfig* config, TopicManager* topics,
-                           const GrpcServer* server)
-    : impl_(std::make_unique<Impl>(config, topics, server)) {}
+                           const GrpcServer* server, ClusterMember* cluster)
+    : impl_(std::make_unique<Impl>(config, topics, server, cluster)) {}
 
 AdminService::~AdminService() = default;
 

@@ -1,8 +1,10 @@
 // AdminService: serves fjord.admin.v1.Admin (proto/admin.proto) over gRPC:
 // topic create/delete/list/describe, partition growth, topic config changes
 // and the cluster description, answered from the TopicManager and the
-// partitions' logs. It is registered on the broker's GrpcServer; the
-// service implementation stays in the .cc.
+// partitions' logs; in a cluster, topics are created and deleted through
+// the controller and listed and described from the cluster's metadata. It
+// is registered on the broker's GrpcServer; the service implementation
+// stays in the .cc.
 //
 // Thread-safe: gRPC calls the service from its own threads, concurrently.
 #ifndef FJORD_BROKER_ADMIN_SERVICE_H_
@@ -17,13 +19,16 @@
 
 namespace fjord::broker {
 
+class ClusterMember;
+
 class AdminService {
  public:
-  // `config`, `topics` and `server` (the server the service is registered
-  // on, asked for its port) must outlive the service. `config` is only
-  // read, also while serving: do not change it while the server runs.
+  // `config`, `topics`, `server` (the server the service is registered
+  // on, asked for its port) and `cluster` (null on a single node) must
+  // outlive the service. `config` is only read, also while serving: do not
+  // change it while the server runs.
   AdminService(const BrokerConfig* config, TopicManager* topics,
-               const GrpcServer* server);
+               const GrpcServer* server, ClusterMember* cluster = nullptr);
   AdminService(const AdminService&) = delete;
   AdminService& operator=(const AdminService&) = delete;
   ~AdminService();

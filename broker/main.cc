@@ -188,7 +188,8 @@ int main(int argc, char** argv) {
       config.advertised().ToString(), config.data_dir,
       (*topics)->List().size());
   // Started after the Kafka port is final: the admin service reports it.
-  fjord::broker::AdminService admin(&config, topics->get(), &grpc);
+  fjord::broker::AdminService admin(&config, topics->get(), &grpc,
+                                    cluster.get());
   grpc.AddService(admin.service());
   grpc.AddService(coordinator->service());
   if (absl::Status s = grpc.Start(); !s.ok()) {

@@ -77,12 +77,15 @@ class TopicManager {
   std::shared_ptr<Partition> GetPartition(std::string_view topic,
                                           int32_t partition) const;
 
+  // The configs of a topic with `overrides` over the broker's defaults;
+  // kInvalidArgument naming a bad value.
+  absl::StatusOr<log::LogConfig> EffectiveConfig(
+      const std::map<std::string, std::string>& overrides) const;
+
  private:
   TopicManager(log::LogManager* logs, const log::LogConfig& defaults,
                std::string path)
       : logs_(logs), defaults_(defaults), path_(std::move(path)) {}
-  absl::StatusOr<log::LogConfig> EffectiveConfig(
-      const std::map<std::string, std::string>& overrides) const;
   absl::Status Persist() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status OpenPartitions(const TopicInfo& topic)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -79,9 +79,11 @@ TopicDescription FromProto(const pb::TopicDescription& d) {
   TopicDescription out;
   out.name = d.name();
   for (const auto& p : d.partitions()) {
-    out.partitions.push_back({p.index(), p.log_start_offset(),
-                              p.log_end_offset(), p.size_bytes(),
-                              p.segments()});
+    out.partitions.push_back(
+        {p.index(), p.log_start_offset(), p.log_end_offset(), p.size_bytes(),
+         p.segments(), p.leader(),
+         std::vector<int32_t>(p.replicas().begin(), p.replicas().end()),
+         std::vector<int32_t>(p.isr().begin(), p.isr().end()), p.has_log()});
   }
   for (const auto& c : d.configs()) {
     out.configs.push_back({c.name(), c.value(), c.is_override()});

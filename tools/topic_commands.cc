@@ -42,11 +42,23 @@ int AdminFail(const GlobalOptions& g, std::string_view command,
 Json PartitionsJson(const TopicDescription& d) {
   Json parts = Json::array();
   for (const auto& p : d.partitions) {
-    parts.push_back({{"partition", p.index},
-                     {"log_start_offset", p.log_start_offset},
-                     {"log_end_offset", p.log_end_offset},
-                     {"size_bytes", p.size_bytes},
-                     {"segments", p.segments}});
+    Json part = {{"partition", p.index},
+                 {"leader", p.leader},
+                 {"replicas", p.replicas},
+                 {"isr", p.isr}};
+    // Unknown (no replica on the broker asked): null, not 0.
+    if (p.has_log) {
+      part["log_start_offset"] = p.log_start_offset;
+      part["log_end_offset"] = p.log_end_offset;
+      part["size_bytes"] = p.size_bytes;
+      part["segments"] = p.segments;
+    } else {
+      part["log_start_offset"] = nullptr;
+      part["log_end_offset"] = nullptr;
+      part["size_bytes"] = nullptr;
+      part["segments"] = nullptr;
+    }
+    parts.push_back(std::move(part));
   }
   return parts;
 }
@@ -155,15 +167,31 @@ struct DescribeOptions {
 
 void PrintTopicText(const TopicDescription& d) {
   int64_t bytes = 0;
-  for (const auto& p : d.partitions) bytes += p.size_bytes;
-  fmt::print("topic {}: {} partition{}, {} bytes ({})\n\n", d.name,
-             d.partitions.size(), d.partitions.size() == 1 ? "" : "s", bytes,
-             HumanBytes(static_cast<double>(bytes)));
-  TextTable parts({"PARTITION", "LOG-START", "LOG-END", "BYTES", "SEGMENTS"});
+  size_t unknown = 0;
   for (const auto& p : d.partitions) {
-    parts.AddRow({std::to_string(p.index), std::to_string(p.log_start_offset),
-                  std::to_string(p.log_end_offset),
-                  std::to_string(p.size_bytes), std::to_string(p.segments)});
+    bytes += p.size_bytes;
+    unknown += p.has_log ? 0 : 1;
+  }
+  fmt::print("topic {}: {} partition{}, {} bytes ({}){}\n\n", d.name,
+             d.partitions.size(), d.partitions.size() == 1 ? "" : "s", bytes,
+             HumanBytes(static_cast<double>(bytes)),
+             unknown == 0 ? ""
+                          : fmt::format(" in the {} partitions with a replica "
+                                        "on the broker asked",
+                                        d.partitions.size() - unknown));
+  TextTable parts({"PARTITION", "LEADER", "REPLICAS", "ISR", "LOG-START",
+                   "LOG-END", "BYTES", "SEGMENTS"});
+  // "-": not known to the broker asked (it holds no replica).
+  auto known = [](const PartitionDescription& p, int64_t v) {
+    return p.has_log ? std::to_string(v) : std::string("-");
+  };
+  for (const auto& p : d.partitions) {
+    parts.AddRow({std::to_string(p.index),
+                  p.leader < 0 ? std::string("none") : std::to_string(p.leader),
+                  fmt::format("{}", fmt::join(p.replicas, ",")),
+                  fmt::format("{}", fmt::join(p.isr, ",")),
+                  known(p, p.log_start_offset), known(p, p.log_end_offset),
+                  known(p, p.size_bytes), known(p, p.segments)});
   }
   parts.Print(stdout);
   fmt::print("\n");

@@ -33,6 +33,13 @@ struct PartitionDescription {
   int64_t log_end_offset = 0;
   int64_t size_bytes = 0;
   int32_t segments = 0;
+  // Placement by node id; leader -1 while the partition has none.
+  int32_t leader = -1;
+  std::vector<int32_t> replicas;
+  std::vector<int32_t> isr;
+  // False when the broker asked holds no replica of the partition (in a
+  // cluster): the offsets, size and segments above are unknown (0).
+  bool has_log = false;
 };
 
 struct TopicConfigEntry {
