@@ -14,10 +14,6 @@ CLUSTER_SH=$2
 FJORD=$(dirname "$BROKER")/fjord
 [ -x "$FJORD" ] || fail "no fjord tool beside $BROKER"
 
-# grpc_of ID: broker ID's gRPC address, from its log.
-grpc_of() {
-  sed -n 's/.*serving gRPC admin and coordinator on \([0-9.]*:[0-9]*\).*/\1/p' "$dir/broker-$1.log" | tail -1
-}
 # F ID ARGS: the fjord tool against broker ID (Kafka and gRPC).
 F() {
   local id=$1

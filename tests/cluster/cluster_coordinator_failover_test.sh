@@ -22,11 +22,6 @@ FJORD=$(dirname "$BROKER")/fjord
 [ -x "$FJORD" ] || fail "no fjord tool at $FJORD (build the fjord target)"
 command -v jq > /dev/null || fail "jq is not installed"
 
-# The advertised gRPC address of broker $1 (as its log states it).
-grpc_of() {
-  sed -n 's/.*serving gRPC admin and coordinator on \([0-9.]*:[0-9]*\).*/\1/p' \
-    "$dir/broker-$1.log" | tail -1
-}
 # describe ADMIN: group g1 as JSON, through the broker at ADMIN.
 describe() {
   timeout 20 "$FJORD" --admin "$1" --timeout-ms 2000 group describe g1 \

@@ -43,6 +43,11 @@ isr_of() {
   topic_json "$1" | grep -o "\"partition\":$2,[^}]*\"isr\":\[[0-9,]*\]" |
     sed 's/.*"isr":\[\([0-9,]*\)\]/\1/'
 }
+# grpc_of ID: broker ID's gRPC address, as its log states it.
+grpc_of() {
+  sed -n 's/.*serving gRPC admin and coordinator on \([0-9.]*:[0-9]*\).*/\1/p' \
+    "$dir/broker-$1.log" | tail -1
+}
 # wait_until SECONDS CMD...: polls CMD every 50 ms.
 wait_until() {
   local secs=$1 i
