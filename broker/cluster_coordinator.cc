@@ -167,9 +167,15 @@ void ClusterCoordinator::RequestOffsetsTopic() {
         "offsets.topic.replication.factor is {} but only {} brokers are live",
         co::kOffsetsTopic, rf, o.offsets_topic_replication_factor, live);
   }
+  // Waits for the controller's answer: a refusal (say the controller saw
+  // fewer live brokers than this view when it placed the topic) deletes
+  // the refused request, so the next call asks again, with the then live
+  // count. Submitting without waiting would leave a refused request in
+  // place for as long as this broker's session lasts, and nobody would
+  // create the topic.
   cluster_->CreateTopic(std::string(co::kOffsetsTopic),
                         o.offsets_topic_partitions, rf, OffsetsTopicConfigs(o),
-                        absl::ZeroDuration(), [c = creation_](absl::Status s) {
+                        absl::Seconds(10), [c = creation_](absl::Status s) {
                           if (!s.ok()) {
                             spdlog::warn("asking the controller for {}: {}",
                                          co::kOffsetsTopic, s.message());

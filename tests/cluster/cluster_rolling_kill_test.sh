@@ -65,6 +65,10 @@ extra_pids+=("$consumer")
 producer=$!
 extra_pids+=("$producer")
 
+# The member is consuming (it has joined and been assigned) before the
+# first kill.
+consuming() { [ -s "$dir/consumed" ]; }
+wait_until 60 consuming || fail "the consumer printed nothing: $(tail -5 "$dir/consumed.err")"
 for p in 0 1 2; do
   wait_until 30 all_in_isr || fail "before killing the leader of t-$p: isr not full: $(topic_json t)"
   leader=$(leader_of t "$p")
