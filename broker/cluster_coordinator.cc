@@ -123,29 +123,13 @@ ClusterCoordinator::ClusterCoordinator(const BrokerConfig* config,
 ClusterCoordinator::~ClusterCoordinator() { Stop(); }
 
 void ClusterCoordinator::Start() {
-  {
-    absl::MutexLock l(&run_mu_);
-    changed_ = true;
-  }
-  listener_ = cluster_->metadata()->Subscribe([this](const auto&) {
-    absl::MutexLock l(&run_mu_);
-    changed_ = true;
-  });
-  thread_ = std::thread([this] { Run(); });
+  // Also every 100 ms: the ReplicaManager takes a new role on its own
+  // thread, after the view that gave it.
+  follower_.Start(cluster_->metadata(), absl::Milliseconds(100),
+                  [this](bool) { Sync(); });
 }
 
-void ClusterCoordinator::Stop() {
-  {
-    absl::MutexLock l(&run_mu_);
-    if (stop_) return;
-    stop_ = true;
-  }
-  if (listener_ >= 0) {
-    cluster_->metadata()->Unsubscribe(listener_);
-    listener_ = -1;
-  }
-  if (thread_.joinable()) thread_.join();
-}
+void ClusterCoordinator::Stop() { follower_.Stop(); }
 
 void ClusterCoordinator::RequestOffsetsTopic() {
   if (cluster_->Snapshot()->topic(co::kOffsetsTopic) != nullptr) return;
@@ -227,23 +211,6 @@ std::optional<std::string> ClusterCoordinator::RemoteOf(int32_t p) const {
   if (!at.ok()) return std::string();  // nobody: COORDINATOR_NOT_AVAILABLE
   if (at->node_id == cluster_->node_id()) return std::nullopt;
   return at->grpc.ToString();
-}
-
-void ClusterCoordinator::Run() {
-  for (;;) {
-    {
-      absl::MutexLock l(&run_mu_);
-      auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_) {
-        return stop_ || changed_;
-      };
-      // Also every 100 ms: the ReplicaManager takes a new role on its own
-      // thread, after the view that gave it.
-      run_mu_.AwaitWithTimeout(absl::Condition(&wake), absl::Milliseconds(100));
-      if (stop_) return;
-      changed_ = false;
-    }
-    Sync();
-  }
 }
 
 void ClusterCoordinator::Sync() {

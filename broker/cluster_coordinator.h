@@ -33,6 +33,7 @@
 #include "broker/cluster_member.h"
 #include "broker/coordinator/group_coordinator.h"
 #include "broker/coordinator/topic_source.h"
+#include "broker/internal/view_follower.h"
 #include "broker/replica_manager.h"
 #include "broker/topic_manager.h"
 #include "log/clock.h"
@@ -86,7 +87,6 @@ class ClusterCoordinator {
       const cluster::ClusterSnapshot& s, int32_t p) const;
   // For GroupCoordinator's RemoteCoordinator hook.
   std::optional<std::string> RemoteOf(int32_t p) const;
-  void Run();
   void Sync();
 
   const BrokerConfig* const config_;
@@ -100,11 +100,8 @@ class ClusterCoordinator {
   std::unique_ptr<coordinator::GroupCoordinator> owned_;
   std::atomic<coordinator::GroupCoordinator*> coordinator_{nullptr};
 
-  absl::Mutex run_mu_;
-  bool stop_ ABSL_GUARDED_BY(run_mu_) = false;
-  bool changed_ ABSL_GUARDED_BY(run_mu_) = false;
-  int listener_ = -1;
-  std::thread thread_;
+  // Runs Sync on the object's thread.
+  internal::ViewFollower follower_;
 };
 
 // The coordinator's view of a broker's topics in a cluster: partition

@@ -38,29 +38,25 @@ int64_t ReplicaManager::NowMs() const {
 }
 
 void ReplicaManager::Start() {
-  {
-    absl::MutexLock l(&run_mu_);
-    changed_ = true;
+  follower_.Start(cluster_->metadata(), options_.tick,
+                  [this](bool changed) { Step(changed); });
+}
+
+void ReplicaManager::Step(bool changed) {
+  const int64_t now = NowMs();
+  // Also re-applied every second: a partition whose log was not there yet
+  // (the member creates logs on its own thread) is picked up.
+  if (changed || now - last_apply_ms_ >= 1000) {
+    Apply(*cluster_->Snapshot());
+    last_apply_ms_ = now;
   }
-  listener_ = cluster_->metadata()->Subscribe([this](const auto&) {
-    absl::MutexLock l(&run_mu_);
-    changed_ = true;
-  });
-  thread_ = std::thread([this] { Run(); });
+  ProposeIsrChanges();
 }
 
 void ReplicaManager::Stop() {
-  {
-    absl::MutexLock l(&run_mu_);
-    if (stopped_) return;
-    stopped_ = true;
-    stop_ = true;
-  }
-  if (listener_ >= 0) {
-    cluster_->metadata()->Unsubscribe(listener_);
-    listener_ = -1;
-  }
-  if (thread_.joinable()) thread_.join();
+  if (stopped_) return;
+  stopped_ = true;
+  follower_.Stop();
   for (auto& [id, f] : fetchers_) f->Stop();
   fetchers_.clear();
   std::vector<std::shared_ptr<Replica>> all;
@@ -249,31 +245,6 @@ void ReplicaManager::AdvanceHighWatermark(Replica& r, Offset leader_end) {
 }
 
 // ------------------------------------------------------------ role changes
-
-void ReplicaManager::Run() {
-  int64_t last_apply = 0;
-  for (;;) {
-    bool changed;
-    {
-      absl::MutexLock l(&run_mu_);
-      auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_) {
-        return stop_ || changed_;
-      };
-      run_mu_.AwaitWithTimeout(absl::Condition(&wake), options_.tick);
-      if (stop_) return;
-      changed = changed_;
-      changed_ = false;
-    }
-    const int64_t now = NowMs();
-    // Also re-applied every second: a partition whose log was not there
-    // yet (the member creates logs on its own thread) is picked up.
-    if (changed || now - last_apply >= 1000) {
-      Apply(*cluster_->Snapshot());
-      last_apply = now;
-    }
-    ProposeIsrChanges();
-  }
-}
 
 void ReplicaManager::Apply(const cluster::ClusterSnapshot& s) {
   std::set<TopicPartition> present;

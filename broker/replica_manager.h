@@ -38,6 +38,7 @@
 #include "absl/synchronization/mutex.h"
 #include "asio.hpp"
 #include "broker/cluster/metadata_cache.h"
+#include "broker/internal/view_follower.h"
 #include "broker/kafka/messages.h"
 #include "broker/leader_state.h"
 #include "broker/partition.h"
@@ -144,7 +145,9 @@ class ReplicaManager {
   int16_t CheckEpochLocked(const Replica& r,
                            int32_t current_leader_epoch) const;
   int32_t MinInsync(int32_t topic_min) const;
-  void Run();
+  // One turn of the manager's thread: apply a new view (or, every second,
+  // the current one again), then propose isr changes.
+  void Step(bool changed);
   void Apply(const cluster::ClusterSnapshot& s);
   void ApplyPartition(const std::shared_ptr<Replica>& r,
                       const cluster::PartitionState& p);
@@ -174,12 +177,10 @@ class ReplicaManager {
   // The manager's thread only (and Stop, after joining it).
   std::map<int32_t, std::shared_ptr<ReplicaFetcher>> fetchers_;
 
-  absl::Mutex run_mu_;
-  bool stop_ ABSL_GUARDED_BY(run_mu_) = false;
-  bool changed_ ABSL_GUARDED_BY(run_mu_) = false;
-  bool stopped_ = false;
-  int listener_ = -1;
-  std::thread thread_;
+  // Runs Step on the manager's thread.
+  internal::ViewFollower follower_;
+  int64_t last_apply_ms_ = 0;  // the manager's thread only
+  bool stopped_ = false;       // the owner's (Stop)
 };
 
 }  // namespace fjord::broker
