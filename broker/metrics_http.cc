@@ -1,6 +1,13 @@
 #include "broker/metrics_http.h"
 
+#include <sys/socket.h>
+
 #include "absl/strings/str_format.h"
+// cpp-httplib sends with flags 0 unless told: a scraper that hangs up
+// mid-response would then raise SIGPIPE and kill whatever process embeds
+// the broker (fjord-broker ignores SIGPIPE; tests running brokers in
+// process do not).
+#define CPPHTTPLIB_SEND_FLAGS MSG_NOSIGNAL
 #include "httplib.h"
 
 namespace fjord::broker {
