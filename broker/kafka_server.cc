@@ -1,5 +1,7 @@
 #include "broker/kafka_server.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 #include "log/internal/endian.h"
 #include "spdlog/spdlog.h"
@@ -12,12 +14,34 @@ constexpr int32_t kMinRequestBytes = 10;
 }  // namespace
 
 KafkaServer::KafkaServer(asio::io_context& io, const BrokerConfig& config,
-                         RequestHandler* handler, Metrics* metrics)
+                         RequestHandler* handler, Metrics* metrics,
+                         int io_threads)
     : io_(io),
+      io_threads_(std::max(1, io_threads)),
       config_(config),
       handler_(handler),
       metrics_(metrics),
       acceptor_(io) {}
+
+KafkaServer::~KafkaServer() {
+  {
+    absl::MutexLock l(&mu_);
+    guards_.clear();
+  }
+  for (auto& c : contexts_) c->stop();
+  Join();
+}
+
+void KafkaServer::Join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+asio::io_context& KafkaServer::NextContext() {
+  const size_t i = next_context_++ % static_cast<size_t>(io_threads_);
+  return i == 0 ? io_ : *contexts_[i - 1];
+}
 
 absl::Status KafkaServer::Start() {
   std::error_code ec;
@@ -37,6 +61,17 @@ absl::Status KafkaServer::Start() {
                         config_.kafka_address.ToString(), ec.message()));
   }
   port_ = acceptor_.local_endpoint().port();
+  {
+    absl::MutexLock l(&mu_);
+    for (int i = 1; i < io_threads_; i++) {
+      // Concurrency hint 1: only its own thread runs it.
+      contexts_.push_back(std::make_unique<asio::io_context>(1));
+      guards_.push_back(asio::make_work_guard(*contexts_.back()));
+    }
+  }
+  for (auto& c : contexts_) {
+    threads_.emplace_back([ctx = c.get()] { ctx->run(); });
+  }
   asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached);
   return absl::OkStatus();
 }
@@ -47,6 +82,8 @@ void KafkaServer::Stop() {
     absl::MutexLock l(&mu_);
     stopping_ = true;
     sockets = sockets_;
+    // The server's threads end once their connections have.
+    guards_.clear();
   }
   asio::post(acceptor_.get_executor(), [this] {
     std::error_code ec;
@@ -69,7 +106,7 @@ int KafkaServer::connections() const {
 
 asio::awaitable<void> KafkaServer::AcceptLoop() {
   for (;;) {
-    auto socket = std::make_shared<Socket>(asio::make_strand(io_));
+    auto socket = std::make_shared<Socket>(NextContext());
     std::error_code ec;
     co_await acceptor_.async_accept(
         *socket, asio::redirect_error(asio::use_awaitable, ec));

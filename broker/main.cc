@@ -156,7 +156,9 @@ int main(int argc, char** argv) {
                                         producer_ids.get(), &metrics, &commits);
   if (cluster) handler.SetCluster(cluster.get());
 
-  asio::io_context io;
+  // Run by this thread only (concurrency hint 1); the Kafka server runs
+  // the other io threads' contexts itself (broker/kafka_server.h).
+  asio::io_context io(1);
   // Cluster mode: replication (leaders, followers, isr, high watermarks).
   std::unique_ptr<fjord::broker::ReplicaManager> replicas;
   if (cluster) {
@@ -177,7 +179,11 @@ int main(int argc, char** argv) {
     coordinator = fjord::broker::CoordinatorService::OpenCluster(
         &config, &grpc, groups_in_cluster.get());
   }
-  fjord::broker::KafkaServer server(io, config, &handler, &metrics);
+  const int io_threads =
+      config.num_io_threads > 0
+          ? config.num_io_threads
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  fjord::broker::KafkaServer server(io, config, &handler, &metrics, io_threads);
   if (absl::Status s = server.Start(); !s.ok()) return Fail(s.message());
   // With port 0 the kernel picked one: that is the one to advertise.
   config.kafka_address.port = server.port();
@@ -266,14 +272,8 @@ int main(int argc, char** argv) {
   });
   std::signal(SIGPIPE, SIG_IGN);
 
-  int threads =
-      config.num_io_threads > 0
-          ? config.num_io_threads
-          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  for (int i = 1; i < threads; i++) pool.emplace_back([&] { io.run(); });
   io.run();
-  for (auto& t : pool) t.join();
+  server.Join();
   // Every request has been answered; nothing waits for a commit any more.
   commits.Stop();
   // Deregisters at once, so the controller moves leadership without
