@@ -110,6 +110,9 @@ scenarios() {  # REP
   run "produce 100 B, 1 partition, acks=1" "$r" produce --topic "$t" --records "$RECORDS_100" --record-size 100 --partitions 1 --acks 1
   run "consume 100 B, 1 partition" "$r" consume --topic "$t" --records "$RECORDS_100" --record-size 100
   drop "$t"
+  t=p100-1noidem-$r
+  run "produce 100 B, 1 partition, acks=1, idempotence off" "$r" produce --topic "$t" --records "$RECORDS_100" --record-size 100 --partitions 1 --acks 1 --property enable.idempotence=false
+  drop "$t"
   t=p100-1all-$r
   run "produce 100 B, 1 partition, acks=all" "$r" produce --topic "$t" --records "$RECORDS_ALL" --record-size 100 --partitions 1 --acks all
   drop "$t"
@@ -200,6 +203,10 @@ tabulate() {
       if (sc ~ /^e2e latency, 100 B at 10,000/) {
         return sprintf("p50 <= 200 us, p99 <= 1 ms: %s", (median(p50[sc]) <= 200 && median(p99[sc]) <= 1000) ? "met" : "NOT met")
       }
+      if (sc == "produce 100 B, 1 partition, acks=1, idempotence off") {
+        idem = median(rate["produce 100 B, 1 partition, acks=1"])
+        return sprintf("idempotence costs %.1f%% (target <= 5%%)", r > 0 ? (r - idem) / r * 100 : 0)
+      }
       return ""
     }
     END {
@@ -224,7 +231,7 @@ cat <<EOF
 $(nproc) cores; load average $load_before before, $load_after after; $(( $(date +%s) - started )) s.
 Medians of $REPS runs; client (build/bin/fjord-perf) and broker share the machine (loopback).
 One broker with its defaults (flush.ms=1000; acks=all is acknowledged once the batch is
-fsynced, by group commit). Producers: batch.size 1000000, linger.ms 5, idempotence on;
+fsynced, by group commit). Producers: batch.size 1000000, linger.ms 5, idempotence on (but in the "idempotence off" row);
 e2e: linger.ms 0, latency from Send to the record returned by the consumer's Poll.
 MiB/s counts record values. Each repetition runs every scenario in turn.
 
