@@ -93,7 +93,8 @@ absl::StatusOr<OffsetMap> Consumer::Committed(
 Consumer::Impl::Impl(ConsumerConfig config)
     : config_(std::move(config)),
       net_(config_.common, /*max_in_flight=*/5,
-           /*allow_auto_topic_creation=*/false),
+           /*allow_auto_topic_creation=*/false,
+           client::internal::NetworkClient::Mode::kCaller),
       run_timer_(net_.io()),
       backoff_(config_.common.retry_backoff_ms,
                config_.common.retry_backoff_max_ms) {
@@ -136,6 +137,12 @@ void Consumer::Impl::Close() {
     data_cv_.SignalAll();
   }
   net_.Stop();
+}
+
+void Consumer::Impl::WaitForNetwork(int64_t ms) {
+  mu_.Unlock();
+  net_.Drive(std::chrono::milliseconds(ms));
+  mu_.Lock();
 }
 
 void Consumer::Impl::WakeFetcher() {
@@ -350,7 +357,7 @@ absl::StatusOr<int64_t> Consumer::Impl::Position(
           timeout.count(), network_error_.ok() ? "" : ": ",
           network_error_.ok() ? "" : network_error_.message()));
     }
-    data_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(left));
+    WaitForNetwork(left);
   }
 }
 
@@ -421,6 +428,9 @@ absl::StatusOr<ConsumerRecords> Consumer::Impl::PollRecords(
       // until the timeout before saying so, rather than fail at once.
       if (!group.ok() && !absl::IsUnavailable(group)) return group;
     }
+    // Answers that came in since the last call, and the next fetches out,
+    // before looking at what is here.
+    net_.DriveReady();
     absl::MutexLock l(&mu_);
     bool woken = false;
     while (!woken && !timed_out) {
@@ -440,7 +450,15 @@ absl::StatusOr<ConsumerRecords> Consumer::Impl::PollRecords(
         taken.push_back(std::move(*it));
         it = completed_.erase(it);
       }
-      if (!taken.empty()) return TakeRecords(taken);
+      if (!taken.empty()) {
+        auto records = TakeRecords(taken);
+        // The fetches the taken answers made room for go out now, to be
+        // answered while the application works.
+        mu_.Unlock();
+        net_.DriveReady();
+        mu_.Lock();
+        return records;
+      }
       const int64_t left = deadline - SteadyNowMs();
       if (left <= 0) {
         timed_out = true;
@@ -450,7 +468,7 @@ absl::StatusOr<ConsumerRecords> Consumer::Impl::PollRecords(
         woken = true;  // group work for this thread: do it, then go on
         continue;
       }
-      data_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(left));
+      WaitForNetwork(left);
     }
   }
   if (member_ != nullptr) {
@@ -464,8 +482,9 @@ absl::StatusOr<ConsumerRecords> Consumer::Impl::PollRecords(
 
 absl::StatusOr<ConsumerRecords> Consumer::Impl::TakeRecords(
     std::vector<CompletedFetch>& taken) {
-  // Check and count the batches without the lock (the network thread keeps
-  // queueing meanwhile), then advance the positions if nothing moved them.
+  // Check and count the batches without the lock (the group's threads may
+  // stop partitions meanwhile), then advance the positions if nothing moved
+  // them.
   struct Result {
     int64_t next_position = -1;
     absl::Status error;
@@ -533,10 +552,9 @@ absl::StatusOr<ConsumerRecords> Consumer::Impl::TakeRecords(
       any_error = true;
     }
   }
-  // The fetcher needs waking only for a partition it held back because its
+  // The fetcher needs running only for a partition it held back because its
   // answers filled the buffer (it sends the next Fetch itself otherwise, as
-  // an answer is queued): a wake-up per Poll is a cross-thread handoff on
-  // the consumer's hot path.
+  // an answer is queued); Poll runs it before it returns.
   if (made_room) WakeFetcher();
   if (any_error && out.empty()) {
     for (const auto& [tp, ps] : partitions_) {

@@ -203,12 +203,14 @@ void Consumer::Impl::StopPartitions(
   std::erase_if(completed_,
                 [](const CompletedFetch& c) { return c.state->stopped; });
   data_cv_.SignalAll();
+  net_.Interrupt();
 }
 
 void Consumer::Impl::WakePoll() {
   absl::MutexLock l(&mu_);
   group_wake_ = true;
   data_cv_.SignalAll();
+  net_.Interrupt();
 }
 
 // ------------------------------------------------------------- commits
@@ -244,6 +246,7 @@ void Consumer::Impl::EnqueueCommit(OffsetMap offsets, uint64_t generation,
         if (callback) {
           done_commits_.push_back({std::move(callback), s, std::move(copy)});
           data_cv_.SignalAll();  // a CommitSync may wait for it
+          net_.Interrupt();      // or a Poll
         }
       });
 }

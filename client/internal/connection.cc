@@ -196,9 +196,11 @@ void Connection::ReadNext() {
           return;
         }
         std::shared_ptr<uint8_t[]> buffer(new uint8_t[size]);
+        receiving_ = true;
         asio::async_read(
             socket_, asio::buffer(buffer.get(), size),
             [this, self, buffer, size](const std::error_code& ec, size_t) {
+              receiving_ = false;
               if (state_ == State::kClosed) return;
               if (ec) {
                 Close(absl::UnavailableError(
@@ -248,6 +250,16 @@ void Connection::ArmTimer() {
   timer_.async_wait([this, self, deadline](const std::error_code& ec) {
     if (ec || state_ == State::kClosed) return;
     if (SteadyNowMs() < deadline) return;  // re-armed meanwhile
+    // An answer is here, being read or waiting to be: the time went by on
+    // our side (a consumer's loop runs only inside Poll), not the broker's.
+    std::error_code aec;
+    if (!in_flight_.empty() &&
+        (receiving_ || (socket_.available(aec) > 0 && !aec))) {
+      in_flight_.front().deadline_ms =
+          SteadyNowMs() + options_.request_timeout_ms;
+      ArmTimer();
+      return;
+    }
     Close(absl::DeadlineExceededError(absl::StrFormat(
         "%s did not answer within request.timeout.ms (%d ms)%s", Describe(),
         options_.request_timeout_ms,

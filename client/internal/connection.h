@@ -119,6 +119,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Pending> writing_;    // in the current write
   std::deque<Pending> in_flight_;  // written, awaiting a response
   bool write_active_ = false;
+  // A response's size has been read and its body is being read.
+  bool receiving_ = false;
   std::vector<asio::const_buffer> write_buffers_;
   uint8_t size_bytes_[4];
   std::vector<kafka::VersionRange> apis_;

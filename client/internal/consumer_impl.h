@@ -1,16 +1,20 @@
 // Consumer::Impl: the consumer's machinery behind fjord/consumer.h. The
-// application thread (Poll, Seek, ...) and the network thread (fetcher.cc:
+// application thread (Poll, Seek, ...) and the network loop (fetcher.cc:
 // Fetch and ListOffsets requests and their answers) share the partition
-// states and the queue of completed fetches under one mutex; Poll waits on
-// a condition variable for fetched data. With group.id, a GroupMember
-// (client/internal/group_member.h) runs the group protocol on threads of
-// its own; consumer_group.cc is the application-thread half (Subscribe,
-// commits, the rebalance events Poll handles).
+// states and the queue of completed fetches under one mutex. The loop has
+// no thread of its own (NetworkClient::Mode::kCaller): Poll and Position
+// run it while they wait, so a Fetch answer wakes Poll directly; each Poll
+// first handles what arrived since the last one and sends the next
+// fetches, which the broker answers while the application works. With group.id,
+// a GroupMember (client/internal/group_member.h) runs the group protocol on
+// threads of its own; consumer_group.cc is the application-thread half
+// (Subscribe, commits, the rebalance events Poll handles).
 //
-// Thread safety: the public functions take mu_; fetcher.cc runs on the
-// network thread; the GroupHost functions run on the member's threads.
-// Lock order: GroupMember::mu_, then mu_ (nothing is locked under mu_, and
-// the member is never called with mu_ held).
+// Thread safety: the public functions take mu_; fetcher.cc runs in the
+// network loop (on the application thread, inside Poll or Position); the
+// GroupHost functions run on the member's threads. Lock order:
+// GroupMember::mu_, then mu_ (nothing is locked under mu_, and the member is
+// never called with mu_ held).
 #ifndef FJORD_CLIENT_INTERNAL_CONSUMER_IMPL_H_
 #define FJORD_CLIENT_INTERNAL_CONSUMER_IMPL_H_
 
@@ -122,6 +126,11 @@ class Consumer::Impl final : public client::internal::GroupHost {
   std::shared_ptr<PartitionState> NewPartition(const TopicPartition& tp)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WakeFetcher();
+  // Runs the network loop on this thread (mu_ released meanwhile) until an
+  // answer or other event has been handled, or `ms` passed: Poll and
+  // Position wait for the network this way, so an answer wakes them
+  // directly.
+  void WaitForNetwork(int64_t ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The first error Poll must report, OK if none.
   absl::Status PollError() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<ConsumerRecords> PollRecords(
@@ -157,7 +166,7 @@ class Consumer::Impl final : public client::internal::GroupHost {
     in_callback_ = false;
   }
 
-  // ---- network thread (fetcher.cc)
+  // ---- network loop (fetcher.cc)
   void Run();
   void SendListOffsets(int32_t node,
                        std::vector<std::shared_ptr<PartitionState>> parts);
@@ -182,7 +191,7 @@ class Consumer::Impl final : public client::internal::GroupHost {
   std::deque<CompletedFetch> completed_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> topic_names_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  // The network thread's last connection or metadata error, for messages.
+  // The network loop's last connection or metadata error, for messages.
   absl::Status network_error_ ABSL_GUARDED_BY(mu_);
   // Group state the member's threads touch.
   bool group_wake_ ABSL_GUARDED_BY(mu_) = false;  // an event for Poll
@@ -200,7 +209,7 @@ class Consumer::Impl final : public client::internal::GroupHost {
 
   std::atomic<bool> wake_pending_{false};
 
-  // Network thread.
+  // Network loop.
   asio::steady_timer run_timer_;
   int64_t run_timer_at_ms_ = 0;
   client::internal::Backoff backoff_;

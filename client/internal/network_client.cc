@@ -11,11 +11,30 @@ namespace {
 constexpr int64_t kMetadataMaxAgeMs = 5 * 60 * 1000;
 }  // namespace
 
+namespace {
+// The NetworkClient whose loop this thread is running inside Drive.
+thread_local const NetworkClient* driving = nullptr;
+
+class DrivingScope {
+ public:
+  explicit DrivingScope(const NetworkClient* c) : saved_(driving) {
+    driving = c;
+  }
+  ~DrivingScope() { driving = saved_; }
+  DrivingScope(const DrivingScope&) = delete;
+  DrivingScope& operator=(const DrivingScope&) = delete;
+
+ private:
+  const NetworkClient* saved_;
+};
+}  // namespace
+
 NetworkClient::NetworkClient(CommonConfig config, int max_in_flight,
-                             bool allow_auto_topic_creation)
+                             bool allow_auto_topic_creation, Mode mode)
     : config_(std::move(config)),
       max_in_flight_(max_in_flight),
       allow_auto_topic_creation_(allow_auto_topic_creation),
+      mode_(mode),
       work_(asio::make_work_guard(io_)),
       tick_(io_),
       reconnect_backoff_(std::max(config_.retry_backoff_ms, 10),
@@ -24,25 +43,54 @@ NetworkClient::NetworkClient(CommonConfig config, int max_in_flight,
 NetworkClient::~NetworkClient() { Stop(); }
 
 void NetworkClient::Start() {
-  thread_ = std::thread([this] { io_.run(); });
+  if (mode_ == Mode::kThread) thread_ = std::thread([this] { io_.run(); });
   Post([this] { MaybeUpdateMetadata(); });
 }
 
+bool NetworkClient::OnIoThread() const {
+  if (mode_ == Mode::kCaller) return driving == this;
+  return std::this_thread::get_id() == thread_.get_id();
+}
+
+void NetworkClient::Shutdown() {
+  stopped_ = true;
+  tick_.cancel();
+  for (auto& [id, node] : nodes_) {
+    if (node.connection) {
+      auto c = node.connection;
+      c->Close(absl::CancelledError("the client is closing"));
+    }
+  }
+  work_.reset();
+}
+
 void NetworkClient::Stop() {
+  if (mode_ == Mode::kCaller) {
+    if (shut_.exchange(true)) return;
+    DrivingScope scope(this);
+    Shutdown();
+    io_.poll();  // what the closed connections failed
+    io_.stop();
+    return;
+  }
   if (!thread_.joinable()) return;
   Post([this] {
-    stopped_ = true;
-    tick_.cancel();
-    for (auto& [id, node] : nodes_) {
-      if (node.connection) {
-        auto c = node.connection;
-        c->Close(absl::CancelledError("the client is closing"));
-      }
-    }
-    work_.reset();
+    Shutdown();
     io_.stop();
   });
   thread_.join();
+}
+
+void NetworkClient::Drive(std::chrono::milliseconds timeout) {
+  if (shut_.load()) return;
+  DrivingScope scope(this);
+  io_.run_one_for(timeout);
+}
+
+void NetworkClient::DriveReady() {
+  if (shut_.load()) return;
+  DrivingScope scope(this);
+  io_.poll();
 }
 
 Connection* NetworkClient::Ready(int32_t node_id) {

@@ -1,15 +1,24 @@
-// NetworkClient: the one network thread of a client (an Asio io_context run
-// by a thread of its own), its connections to brokers by node id, and the
-// cluster metadata (brokers, topics, partition leaders) it keeps current.
-// Producer and Consumer each own one and do all their network work on its
-// thread.
+// NetworkClient: a client's network loop (an Asio io_context), its
+// connections to brokers by node id, and the cluster metadata (brokers,
+// topics, partition leaders) it keeps current. Producer and Consumer each
+// own one and do all their network work in its loop.
 //
-// Thread safety: Start, Stop, Post and OnIoThread may be called from any
-// thread; everything else only on the io thread (from a posted function or
-// a handler), and the listener runs there.
+// Who runs the loop: with Mode::kThread (the producer) a thread of its
+// own; with Mode::kCaller (the consumer) whoever calls Drive, so that a
+// response wakes the thread that waits for it (Poll) and not a network
+// thread that would then have to wake it: on this class of machine each
+// such hand-off costs tens of microseconds of latency. "The io thread"
+// below is that thread, or the thread inside Drive.
+//
+// Thread safety: Start, Stop, Post, Interrupt and OnIoThread may be called
+// from any thread, Drive and DriveReady from one thread at a time (kCaller,
+// and not from within the loop); everything else only on the io thread
+// (from a posted function or a handler), and the listener runs there.
 #ifndef FJORD_CLIENT_INTERNAL_NETWORK_CLIENT_H_
 #define FJORD_CLIENT_INTERNAL_NETWORK_CLIENT_H_
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -46,8 +55,9 @@ struct ClusterMetadata {
 
 class NetworkClient {
  public:
+  enum class Mode { kThread, kCaller };
   NetworkClient(CommonConfig config, int max_in_flight,
-                bool allow_auto_topic_creation);
+                bool allow_auto_topic_creation, Mode mode = Mode::kThread);
   NetworkClient(const NetworkClient&) = delete;
   NetworkClient& operator=(const NetworkClient&) = delete;
   ~NetworkClient();
@@ -58,13 +68,23 @@ class NetworkClient {
     listener_ = std::move(listener);
   }
   void Start();
-  // Closes every connection (failing what is outstanding) and joins the
-  // thread. Idempotent. Not from the io thread.
+  // Closes every connection (failing what is outstanding) and ends the loop
+  // (kThread: joins the thread). Idempotent. Not from the io thread.
   void Stop();
   void Post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
-  bool OnIoThread() const {
-    return std::this_thread::get_id() == thread_.get_id();
+  // Makes a thread waiting in Drive return (it re-checks what it waits
+  // for).
+  void Interrupt() {
+    Post([] {});
   }
+  bool OnIoThread() const;
+
+  // kCaller: runs the loop on this thread until one handler has run or
+  // `timeout` has passed; at once after Stop.
+  void Drive(std::chrono::milliseconds timeout);
+  // kCaller: runs what is ready (answers that arrived, posted work)
+  // without waiting.
+  void DriveReady();
   asio::io_context& io() { return io_; }
   const CommonConfig& config() const { return config_; }
 
@@ -100,13 +120,17 @@ class NetworkClient {
   void Notify() {
     if (listener_) listener_();
   }
+  // Closes the connections and lets the loop end; on the io thread.
+  void Shutdown();
 
   const CommonConfig config_;
   const int max_in_flight_;
   const bool allow_auto_topic_creation_;
+  const Mode mode_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;
+  std::thread thread_;             // kThread
+  std::atomic<bool> shut_{false};  // kCaller: Stop has run
   bool stopped_ = false;
   std::function<void()> listener_;
   asio::steady_timer tick_;

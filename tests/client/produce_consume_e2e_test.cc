@@ -10,6 +10,7 @@
 #include "catch2/catch.hpp"
 #include "client/internal/partitioner.h"
 #include "tests/client/e2e_util.h"
+#include "tests/util/metrics_scrape.h"
 
 namespace fjord::testing {
 namespace {
@@ -375,6 +376,82 @@ TEST_CASE(
     REQUIRE(got.size() == 5);
     CHECK(got[0].offset == 0);
   }
+}
+
+// The consumer's network work happens inside Poll (no network thread), so
+// prefetching rests on Poll sending the next Fetch before it returns.
+TEST_CASE(
+    "Poll sends the next Fetch before returning, so records produced while "
+    "the application works are already here at the next Poll",
+    "[client][e2e]") {
+  TestBroker broker;
+  auto producer = Producer::Create(broker.Producer());
+  REQUIRE(producer.ok());
+  auto send = [&](int from, int n) {
+    for (int i = from; i < from + n; i++) {
+      ProducerRecord r;
+      r.topic = "prefetch";
+      r.partition = 0;
+      const std::string value = "v" + std::to_string(i);
+      r.value = value;  // a view: Send copies it
+      (*producer)->Send(r, nullptr);
+    }
+    REQUIRE((*producer)->Flush().ok());
+  };
+  send(0, 10);
+  auto c = Consumer::Create(broker.Consumer(
+      {{"auto.offset.reset", "earliest"}, {"fetch.max.wait.ms", "5000"}}));
+  REQUIRE(c.ok());
+  REQUIRE((*c)->Assign({{"prefetch", 0}}).ok());
+  REQUIRE(PollRecords(**c, 10).size() == 10);
+  // The application "works"; the broker answers the parked Fetch as soon
+  // as these arrive, long before its fetch.max.wait.ms.
+  send(10, 5);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto polled = (*c)->Poll(std::chrono::milliseconds(0));
+  REQUIRE(polled.ok());
+  std::vector<std::string> values;
+  for (const ConsumerRecord& r : *polled) values.emplace_back(*r.value);
+  CHECK(values == std::vector<std::string>{"v10", "v11", "v12", "v13", "v14"});
+}
+
+TEST_CASE(
+    "A consumer away from Poll for longer than request.timeout.ms keeps its "
+    "connection and reads the answer that waited",
+    "[client][e2e]") {
+  TestBroker broker;
+  auto producer = Producer::Create(broker.Producer());
+  REQUIRE(producer.ok());
+  ProducerRecord r;
+  r.topic = "away";
+  r.partition = 0;
+  r.value = "first";
+  (*producer)->Send(r, nullptr);
+  REQUIRE((*producer)->Flush().ok());
+  auto c = Consumer::Create(broker.Consumer({{"auto.offset.reset", "earliest"},
+                                             {"request.timeout.ms", "300"},
+                                             {"fetch.max.wait.ms", "50"}}));
+  REQUIRE(c.ok());
+  REQUIRE((*c)->Assign({{"away", 0}}).ok());
+  REQUIRE(PollRecords(**c, 1).size() == 1);
+  const auto accepted = [&] {
+    return MetricValue(HttpGet(broker.process->metrics_port(), "/metrics"),
+                       "fjord_connections_accepted_total");
+  };
+  const double before = accepted();
+  REQUIRE(before > 0);
+  r.value = "second";
+  (*producer)->Send(r, nullptr);
+  REQUIRE((*producer)->Flush().ok());
+  const double after_send = accepted();
+  // Away for 5 request timeouts; the Fetch in flight was answered at once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const double after_sleep = accepted();
+  INFO("after send " << after_send << " after sleep " << after_sleep);
+  auto got = PollRecords(**c, 1, std::chrono::seconds(5));
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].value == "second");
+  CHECK(accepted() == before);  // no reconnect
 }
 
 }  // namespace

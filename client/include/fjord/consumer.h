@@ -1,9 +1,13 @@
-// fjord::Consumer: reads records from assigned partitions. One network
-// thread per Consumer keeps a Fetch in flight to each broker while the
-// application works, so Poll usually finds the next records already here;
-// Poll hands them out as lazily decoded views into the fetched bytes
-// (fjord/consumer_records.h). Positions advance as Poll returns records.
-// Semantics, properties and errors: client/README.md.
+// fjord::Consumer: reads records from assigned partitions. Each Poll
+// sends the next Fetch to each broker before it returns, and the broker
+// answers it while the application works, so the next Poll usually finds
+// the records already here. The network work happens on the thread that
+// calls Poll (and Position), inside those calls, as in Kafka's Java
+// consumer: there is no network thread to hand records over, so a record
+// that arrives while Poll waits wakes Poll itself. Poll hands them out as
+// lazily decoded views into the fetched bytes (fjord/consumer_records.h).
+// Positions advance as Poll returns records. Semantics, properties and errors:
+// client/README.md.
 //
 // Partitions are either assigned explicitly with Assign, or managed by a
 // consumer group (group.id) with Subscribe: the group's coordinator
@@ -89,8 +93,8 @@ struct GroupMemberMetadata {
 
 class Consumer {
  public:
-  // Validates `properties` (kInvalidArgument naming the first bad one) and
-  // starts the network thread.
+  // Validates `properties` (kInvalidArgument naming the first bad one);
+  // with group.id, starts the group's threads.
   static absl::StatusOr<std::unique_ptr<Consumer>> Create(
       const Properties& properties);
   Consumer(const Consumer&) = delete;
