@@ -66,7 +66,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (auto& t : req.topics) {
           auto& rt = resp.topics.emplace_back();
           rt.name = std::string(t.name);
-          for (auto& p : t.partitions) rt.partitions.push_back({p.index});
+          for (auto& p : t.partitions) {
+            rt.partitions.emplace_back().index = p.index;
+          }
         }
         Encode(f, v, resp);
         break;
