@@ -233,6 +233,9 @@ void Connection::OnResponse(std::shared_ptr<uint8_t[]> buffer, size_t size) {
 
 void Connection::ArmTimer() {
   if (state_ == State::kClosed) return;
+  // A handler already queued when the timer is re-armed still runs (with
+  // no error): it must see that it is stale.
+  const uint64_t generation = ++timer_generation_;
   int64_t deadline;
   if (state_ == State::kConnecting && in_flight_.empty()) {
     deadline = connect_deadline_ms_;
@@ -247,24 +250,29 @@ void Connection::ArmTimer() {
   timer_.expires_at(std::chrono::steady_clock::time_point(
       std::chrono::milliseconds(deadline)));
   auto self = shared_from_this();
-  timer_.async_wait([this, self, deadline](const std::error_code& ec) {
-    if (ec || state_ == State::kClosed) return;
-    if (SteadyNowMs() < deadline) return;  // re-armed meanwhile
-    // An answer is here, being read or waiting to be: the time went by on
-    // our side (a consumer's loop runs only inside Poll), not the broker's.
-    std::error_code aec;
-    if (!in_flight_.empty() &&
-        (receiving_ || (socket_.available(aec) > 0 && !aec))) {
-      in_flight_.front().deadline_ms =
-          SteadyNowMs() + options_.request_timeout_ms;
-      ArmTimer();
-      return;
-    }
-    Close(absl::DeadlineExceededError(absl::StrFormat(
-        "%s did not answer within request.timeout.ms (%d ms)%s", Describe(),
-        options_.request_timeout_ms,
-        state_ == State::kConnecting ? " while connecting" : "")));
-  });
+  timer_.async_wait(
+      [this, self, deadline, generation](const std::error_code& ec) {
+        if (ec || state_ == State::kClosed) return;
+        if (generation != timer_generation_) return;  // re-armed meanwhile
+        const int64_t now = SteadyNowMs();
+        if (now < deadline) return;
+        // Fired late, so the loop was not being run (a consumer's runs only
+        // inside Poll), and an answer is being read or waiting to be: the time
+        // went by on our side, not the broker's. It gets a fresh timeout, which
+        // a loop that keeps running then enforces on time (a broker stalled
+        // mid-answer is still timed out).
+        std::error_code aec;
+        if (now - deadline > kLateTimerMs && !in_flight_.empty() &&
+            (receiving_ || (socket_.available(aec) > 0 && !aec))) {
+          in_flight_.front().deadline_ms = now + options_.request_timeout_ms;
+          ArmTimer();
+          return;
+        }
+        Close(absl::DeadlineExceededError(absl::StrFormat(
+            "%s did not answer within request.timeout.ms (%d ms)%s", Describe(),
+            options_.request_timeout_ms,
+            state_ == State::kConnecting ? " while connecting" : "")));
+      });
 }
 
 void Connection::Close(absl::Status reason) {

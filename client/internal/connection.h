@@ -110,6 +110,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::ip::tcp::socket socket_;
   asio::ip::tcp::resolver resolver_;
   asio::steady_timer timer_;
+  uint64_t timer_generation_ = 0;  // bumped by each ArmTimer
+  // A timer that fires this much after its deadline was not being waited
+  // for: the loop ran elsewhere (ArmTimer).
+  static constexpr int64_t kLateTimerMs = 100;
   State state_ = State::kIdle;
   std::function<void(absl::Status)> on_started_;
   std::function<void(const absl::Status&)> on_closed_;
