@@ -30,6 +30,10 @@ KafkaServer::~KafkaServer() {
   }
   for (auto& c : contexts_) c->stop();
   Join();
+  // Connections still open on the server's contexts (no Stop and Join)
+  // go with those contexts, before the members they use.
+  absl::MutexLock l(&mu_);
+  sockets_.clear();
 }
 
 void KafkaServer::Join() {
@@ -106,16 +110,19 @@ int KafkaServer::connections() const {
 
 asio::awaitable<void> KafkaServer::AcceptLoop() {
   for (;;) {
-    auto socket = std::make_shared<Socket>(NextContext());
+    // The socket comes into being on its thread's context only when a
+    // connection arrives: a pending accept holds none that could outlive
+    // the server's contexts.
     std::error_code ec;
-    co_await acceptor_.async_accept(
-        *socket, asio::redirect_error(asio::use_awaitable, ec));
+    auto accepted = co_await acceptor_.async_accept(
+        NextContext(), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open())
         co_return;
       spdlog::warn("accept failed: {}", ec.message());
       continue;
     }
+    auto socket = std::make_shared<Socket>(std::move(accepted));
     {
       absl::MutexLock l(&mu_);
       if (stopping_) co_return;

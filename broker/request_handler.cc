@@ -23,9 +23,9 @@ using kafka::ResponseFrame;
 namespace {
 
 // A parked Fetch: woken by an append to any partition it reads, through a
-// timer on the connection's strand (so a wake that races with the wait is
+// timer on the connection's executor (so a wake that races with the wait is
 // never lost: `woken` is checked before waiting, and the cancel is posted
-// to the same strand).
+// to the same executor, which runs one handler at a time).
 class TimerWaiter final : public FetchWaiter,
                           public std::enable_shared_from_this<TimerWaiter> {
  public:
@@ -46,7 +46,7 @@ class TimerWaiter final : public FetchWaiter,
 // An acks=all Produce waiting for its partitions' commits: one
 // CommitWaiter per partition reports here; the request's coroutine waits
 // on a timer of its own frame, which the last report cancels (posted to
-// the request's strand, so a report that races with the wait is never
+// the request's executor, so a report that races with the wait is never
 // lost: the count is checked before waiting).
 //
 // Lifetime: a waiter may keep this object alive after the request ended

@@ -1,7 +1,7 @@
 // RequestHandler: decodes one Kafka request frame, does what it asks against
 // the topics and logs, and encodes the response. Transport-agnostic but for
 // the two requests that park on an Asio timer of the calling coroutine's
-// executor (a per-connection strand): the long-poll Fetch, until data
+// executor (the connection's io thread): the long-poll Fetch, until data
 // arrives or MaxWaitTime passes, and the acks=all Produce, until its
 // partitions' committed watermarks cover it (group commit) or its timeout
 // passes. Thread-safe: connections call it concurrently.

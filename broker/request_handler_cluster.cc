@@ -31,7 +31,7 @@ constexpr absl::Duration kMaxTopicWait = absl::Seconds(30);
 // run on any thread, and later than the wait (after a timeout, or once the
 // io_context is gone): it owns only the mailbox, never an Asio object, and
 // wakes the timer only while the waiting coroutine still exists, through
-// a handler posted to the coroutine's strand, which checks again. A result
+// a handler posted to the coroutine's executor, which checks again. A result
 // that races with the wait is never lost: it is checked before each wait.
 asio::awaitable<absl::Status> AwaitDone(
     const std::function<void(ClusterMember::Done)>& start,
