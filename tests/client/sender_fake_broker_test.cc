@@ -46,6 +46,9 @@ constexpr int16_t kDrop = -100;
 // Append the batch, then close the connection before answering: the
 // producer cannot know it was appended.
 constexpr int16_t kAppendThenDrop = -101;
+// Append the batch, send the first half of the answer, and then nothing
+// more on that connection, which stays open (a broker host that hangs).
+constexpr int16_t kAppendThenStall = -102;
 
 class FakeBroker {
  public:
@@ -132,6 +135,7 @@ class FakeBroker {
   }
 
   void Serve(int fd) {
+    bool stalled = false;
     for (;;) {
       uint8_t size_bytes[4];
       if (!ReadFull(fd, size_bytes, 4)) return;
@@ -143,6 +147,7 @@ class FakeBroker {
       if (!kafka::DecodeRequestHeader(r, &h)) return;
       kafka::ResponseFrame out(h.correlation_id);
       bool drop = false;
+      bool stall = false;
       switch (h.api_key) {
         case kafka::kApiVersions:
           kafka::EncodeApiVersionsResponse(out, h.api_version);
@@ -173,7 +178,7 @@ class FakeBroker {
           break;
         }
         case kafka::kProduce:
-          drop = !Produce(r, h, out);
+          drop = !Produce(r, h, out, &stall);
           break;
         default:
           return;
@@ -182,9 +187,14 @@ class FakeBroker {
         ::shutdown(fd, SHUT_RDWR);
         return;
       }
+      if (stalled) continue;  // reads on, answers nothing
       std::string bytes;
       for (auto piece : out.Finish()) {
         bytes.append(reinterpret_cast<const char*>(piece.data()), piece.size());
+      }
+      if (stall) {
+        bytes.resize(bytes.size() / 2);
+        stalled = true;
       }
       if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
           static_cast<ssize_t>(bytes.size())) {
@@ -193,9 +203,9 @@ class FakeBroker {
     }
   }
 
-  // False: drop the connection.
+  // False: drop the connection. *stall: send half the answer, then hang.
   bool Produce(kafka::Reader& r, const kafka::RequestHeader& h,
-               kafka::ResponseFrame& out) {
+               kafka::ResponseFrame& out, bool* stall) {
     kafka::ProduceRequest req;
     if (!kafka::Decode(r, h.api_version, &req)) return false;
     kafka::ProduceResponse resp;
@@ -218,10 +228,11 @@ class FakeBroker {
         b.answer = decide_(b, static_cast<int>(seen_.size()));
         seen_.push_back(b);
         if (b.answer == kDrop) return false;
+        if (b.answer == kAppendThenStall) *stall = true;
         const bool drop_after = b.answer == kAppendThenDrop;
         auto& rp = rt.partitions.emplace_back();
         rp.index = p.index;
-        rp.error = drop_after ? 0 : b.answer;
+        rp.error = drop_after || *stall ? 0 : b.answer;
         if (rp.error != 0) continue;
         // Kafka's de-duplication: a batch already appended is answered
         // with its original offset; otherwise it must continue the
@@ -511,6 +522,24 @@ TEST_CASE(
   // Each record is in the log once.
   CHECK(broker.records_appended("u") == 1);
   CHECK(broker.records_appended("t") == 1);
+}
+
+TEST_CASE(
+    "A broker that stops in the middle of an answer is timed out after "
+    "request.timeout.ms, and the retry is answered as a duplicate",
+    "[client][sender][fake]") {
+  FakeBroker broker([](const SeenBatch&, int index) -> int16_t {
+    return index == 0 ? kAppendThenStall : 0;
+  });
+  Outcome out;
+  // Left hanging, the record would fail at delivery.timeout.ms.
+  ProduceAll(broker, 1, &out,
+             {{"request.timeout.ms", "500"}, {"delivery.timeout.ms", "20000"}});
+  CheckDeliveredInOrder(out, 1);
+  CHECK(broker.appended() == 1);
+  auto seen = broker.seen();
+  REQUIRE(seen.size() == 2);  // the stalled attempt and the retry
+  CHECK(seen[1].base_sequence == seen[0].base_sequence);
 }
 
 TEST_CASE("Without idempotence no producer id is requested",
