@@ -25,39 +25,21 @@ for b in "$1" "$2"; do
   done
 done
 
+. "$(dirname "$0")/broker_lib.sh"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fjord-ab-XXXXXX")
-pid=""
-stop_broker() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    wait "$pid" 2>/dev/null || true
-  fi
-  pid=""
-}
 trap 'stop_broker; rm -rf "$tmp"' EXIT
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 field() { grep -o "\"$1\":[0-9.]*" | head -1 | cut -d: -f2; }
 
 one() {  # LABEL BUILD
-  local label=$1 build=$2 kport="" gport="" c0 c1 e2e produce consume
-  rm -rf "$tmp/data"
-  "$build/bin/fjord-broker" --data-dir "$tmp/data" --kafka-addr 127.0.0.1:0 \
-    --grpc-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 >"$tmp/broker.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 100); do
-    kport=$(sed -n 's/.*serving Kafka on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/broker.log" | head -1)
-    gport=$(sed -n 's/.*serving gRPC admin and coordinator on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/broker.log" | head -1)
-    [ -n "$kport" ] && [ -n "$gport" ] && break
-    sleep 0.1
-  done
-  [ -n "$kport" ] && [ -n "$gport" ] || { cat "$tmp/broker.log" >&2; echo "ab.sh: $label's broker did not start" >&2; exit 1; }
+  local label=$1 build=$2 c0 c1 e2e produce consume
+  start_broker "$build/bin/fjord-broker" "$tmp"
   local perf=("$build/bin/fjord-perf")
   local conn=(--brokers "127.0.0.1:$kport" --admin "127.0.0.1:$gport" --timeout "$run_timeout")
-  c0=$(cpu_ticks "$pid")
+  c0=$(broker_cpu_ticks)
   e2e=$("${perf[@]}" e2e "${conn[@]}" --topic e2e --throughput 10000 \
     --records "$e2e_records" --warmup-records 2000 --record-size 100 2>/dev/null | tail -1)
-  c1=$(cpu_ticks "$pid")
+  c1=$(broker_cpu_ticks)
   produce=$("${perf[@]}" produce "${conn[@]}" --topic tput --records "$records" \
     --record-size 100 2>/dev/null | tail -1)
   consume=$("${perf[@]}" consume "${conn[@]}" --topic tput --records "$records" \

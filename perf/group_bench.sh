@@ -23,40 +23,25 @@ rounds=${ROUNDS:-5}
 members=${MEMBERS:-"1 10 50"}
 seconds=${SECONDS_EACH:-10}
 load_heartbeat_ms=${LOAD_HEARTBEAT_MS:-100}
+. "$(dirname "$0")/broker_lib.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/fjord-group-bench-XXXXXX")
-pid=""
-stop_broker() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" || true; fi
-  pid=""
-}
 trap 'stop_broker; rm -rf "$dir"' EXIT
-start_broker() {  # $1: heartbeat interval ms
-  rm -rf "$dir/data"
-  "$build/bin/fjord-broker" --data-dir "$dir/data" --kafka-addr 127.0.0.1:0 \
-    --grpc-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+start_group_broker() {  # $1: heartbeat interval ms
+  start_broker "$build/bin/fjord-broker" "$dir" \
     --set group.min.session.timeout.ms=100 \
     --set "group.consumer.heartbeat.interval.ms=$1" \
-    --set offsets.topic.num.partitions=3 > "$dir/broker.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 100); do
-    kport=$(sed -n 's/.*serving Kafka on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/broker.log" | head -1)
-    gport=$(sed -n 's/.*serving gRPC [a-z ]* on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/broker.log" | head -1)
-    mport=$(sed -n 's/.*serving \/metrics on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/broker.log" | head -1)
-    [ -n "$kport" ] && [ -n "$gport" ] && [ -n "$mport" ] && break
-    sleep 0.1
-  done
+    --set offsets.topic.num.partitions=3
   B="127.0.0.1:$kport"; A="127.0.0.1:$gport"; M="http://127.0.0.1:$mport/metrics"
 }
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 heartbeats() { curl -s "$M" | sed -n 's/^fjord_coordinator_heartbeats_total \([0-9]*\)$/\1/p'; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 
 echo "## leave -> partitions consumed by another member"
 echo "(3 members, 12 partitions, session.timeout.ms=$session_ms, broker heartbeat interval $heartbeat_ms ms)"
 echo
 echo "| how the member left | rounds | median first partition (ms) | median all its partitions (ms) | max all (ms) |"
 echo "|---|---|---|---|---|"
-start_broker "$heartbeat_ms"
+start_group_broker "$heartbeat_ms"
 for mode in close crash; do
   out=$("$bench" failover --bootstrap "$B" --admin "$A" --mode "$mode" --rounds "$rounds" \
     --session-timeout-ms "$session_ms" --topic "failover-$mode" --group "g-$mode" | tail -1)
@@ -70,16 +55,16 @@ echo "(broker heartbeat interval $load_heartbeat_ms ms, session.timeout.ms=$sess
 echo
 echo "| consumers | heartbeats/s | broker CPU (% of one core) |"
 echo "|---|---|---|"
-start_broker "$load_heartbeat_ms"
+start_group_broker "$load_heartbeat_ms"
 hz=$(getconf CLK_TCK)
 for n in $members; do
   "$bench" members --bootstrap "$B" --admin "$A" --members "$n" --seconds $((seconds + 3)) \
     --session-timeout-ms "$session_ms" --topic "load-$n" --group "load-$n" > "$dir/members.out" &
   bpid=$!
   sleep 3  # joins and the first rebalances
-  h0=$(heartbeats); c0=$(cpu_ticks)
+  h0=$(heartbeats); c0=$(broker_cpu_ticks)
   sleep "$seconds"
-  h1=$(heartbeats); c1=$(cpu_ticks)
+  h1=$(heartbeats); c1=$(broker_cpu_ticks)
   wait "$bpid"
   echo "| $n | $(( (h1 - h0) / seconds )) | $(( (c1 - c0) * 100 / hz / seconds )) |"
 done

@@ -19,48 +19,31 @@ broker_bin="$build/bin/fjord-broker"
 [ -x "$broker_bin" ] || { echo "no $broker_bin: build first" >&2; exit 1; }
 command -v kcat >/dev/null || { echo "kcat is not installed" >&2; exit 1; }
 
+. perf/broker_lib.sh
 dir=$(mktemp -d "${TMPDIR:-/tmp}/fjord-kcat-bench-XXXXXX")
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+trap 'stop_broker; rm -rf "$dir"' EXIT
 
-"$broker_bin" --data-dir "$dir/data" --kafka-addr 127.0.0.1:0 \
-  --grpc-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 >"$dir/broker.log" 2>&1 &
-pid=$!
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*serving Kafka on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$dir/broker.log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "broker did not start:" >&2; cat "$dir/broker.log" >&2; exit 1; }
-B="127.0.0.1:$port"
+start_broker "$broker_bin" "$dir"
+B="127.0.0.1:$kport"
 
 # One line per record: SIZE bytes of printable payload.
 payload=$(head -c "$size" /dev/zero | tr '\0' 'x')
 head -n "$records" < <(yes "$payload") >"$dir/input"
 
 clk=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 now() { date +%s.%N; }
 
 results=()
 for rep in $(seq 1 "$reps"); do
   topic="bench-$rep"
   kcat -b "$B" -L -t "$topic" >/dev/null 2>&1  # auto-create before timing
-  c0=$(cpu_ticks); t0=$(now)
+  c0=$(broker_cpu_ticks); t0=$(now)
   kcat -b "$B" -P -t "$topic" -p 0 -X acks="$acks" -X linger.ms=5 \
     -X batch.num.messages=10000 -l "$dir/input"
-  t1=$(now); c1=$(cpu_ticks)
+  t1=$(now); c1=$(broker_cpu_ticks)
   got=$(kcat -b "$B" -C -t "$topic" -p 0 -o beginning -e -q -f '%o\n' \
     -X fetch.message.max.bytes=1048576 | wc -l)
-  t2=$(now); c2=$(cpu_ticks)
+  t2=$(now); c2=$(broker_cpu_ticks)
   [ "$got" -eq "$records" ] || { echo "consumed $got of $records records" >&2; exit 1; }
   line=$(awk -v n="$records" -v s="$size" -v t0="$t0" -v t1="$t1" -v t2="$t2" \
     -v c0="$c0" -v c1="$c1" -v c2="$c2" -v hz="$clk" 'BEGIN {

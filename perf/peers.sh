@@ -40,19 +40,9 @@ for cmd in nats-server redis-server redis-benchmark; do
   command -v "$cmd" >/dev/null || die "$cmd is not installed (deploy/install-deps.sh installs it)"
 done
 
+. perf/broker_lib.sh
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fjord-peers-XXXXXX")
 server_pids=()
-stop_server() {  # PID
-  local pid=$1
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   for pid in "${server_pids[@]}"; do stop_server "$pid"; done
   rm -rf "$tmp"
@@ -108,19 +98,9 @@ start_redis() {
 # fjord-broker with its defaults (flush.ms=1000), Kafka and gRPC on ports
 # the kernel picks (read back from its log).
 start_fjord() {
-  "$FJORD_BROKER" --data-dir "$tmp/fjord" --kafka-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 \
-    --metrics-addr 127.0.0.1:0 > "$tmp/fjord.log" 2>&1 &
-  FJORD_PID=$!
+  start_broker "$FJORD_BROKER" "$tmp"
+  FJORD_PID=$broker_pid FJORD_PORT=$kport FJORD_ADMIN_PORT=$gport
   server_pids+=("$FJORD_PID")
-  FJORD_PORT="" FJORD_ADMIN_PORT=""
-  for _ in $(seq 1 200); do
-    FJORD_PORT=$(sed -n 's/.*serving Kafka on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/fjord.log" | head -1)
-    FJORD_ADMIN_PORT=$(sed -n 's/.*serving gRPC admin and coordinator on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/fjord.log" | head -1)
-    [ -n "$FJORD_PORT" ] && [ -n "$FJORD_ADMIN_PORT" ] && break
-    kill -0 "$FJORD_PID" 2>/dev/null || die "fjord-broker exited at start: $(tail -5 "$tmp/fjord.log")"
-    sleep 0.1
-  done
-  [ -n "$FJORD_PORT" ] && [ -n "$FJORD_ADMIN_PORT" ] || die "fjord-broker did not come up: $(tail -5 "$tmp/fjord.log")"
 }
 
 # CPU seconds (user + system) a process has used so far.

@@ -38,37 +38,14 @@ for b in "$PERF" "$BROKER"; do
   [ -x "$b" ] || die "$b not found; build it: cmake --build $BUILD --target fjord-perf fjord-broker"
 done
 
+. perf/broker_lib.sh
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fjord-run-XXXXXX")
-broker_pid=""
-cleanup() {
-  if [ -n "$broker_pid" ] && kill -0 "$broker_pid" 2>/dev/null; then
-    kill -TERM "$broker_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "$broker_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$broker_pid" 2>/dev/null && kill -KILL "$broker_pid" 2>/dev/null
-    wait "$broker_pid" 2>/dev/null || true
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'stop_broker; rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
 # --- the broker --------------------------------------------------------------
 
-"$BROKER" --data-dir "$tmp/data" --kafka-addr 127.0.0.1:0 --grpc-addr 127.0.0.1:0 \
-  --metrics-addr 127.0.0.1:0 > "$tmp/broker.log" 2>&1 &
-broker_pid=$!
-kport="" gport=""
-for _ in $(seq 1 200); do
-  kport=$(sed -n 's/.*serving Kafka on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/broker.log" | head -1)
-  gport=$(sed -n 's/.*serving gRPC admin and coordinator on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/broker.log" | head -1)
-  [ -n "$kport" ] && [ -n "$gport" ] && break
-  kill -0 "$broker_pid" 2>/dev/null || die "fjord-broker exited at start: $(tail -5 "$tmp/broker.log")"
-  sleep 0.1
-done
-[ -n "$kport" ] && [ -n "$gport" ] || die "fjord-broker did not come up: $(tail -5 "$tmp/broker.log")"
+start_broker "$BROKER" "$tmp"
 conn=(--brokers "127.0.0.1:$kport" --admin "127.0.0.1:$gport" --timeout "$RUN_TIMEOUT")
 
 cpu_seconds() {  # PID: CPU seconds (user + system) used so far
