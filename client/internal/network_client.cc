@@ -66,7 +66,7 @@ void NetworkClient::Shutdown() {
 
 void NetworkClient::Stop() {
   if (mode_ == Mode::kCaller) {
-    if (shut_.exchange(true)) return;
+    if (stopped_) return;
     DrivingScope scope(this);
     Shutdown();
     io_.poll();  // what the closed connections failed
@@ -82,13 +82,13 @@ void NetworkClient::Stop() {
 }
 
 void NetworkClient::Drive(std::chrono::milliseconds timeout) {
-  if (shut_.load()) return;
+  if (stopped_) return;
   DrivingScope scope(this);
   io_.run_one_for(timeout);
 }
 
 void NetworkClient::DriveReady() {
-  if (shut_.load()) return;
+  if (stopped_) return;
   DrivingScope scope(this);
   io_.poll();
 }

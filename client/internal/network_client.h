@@ -17,7 +17,6 @@
 #ifndef FJORD_CLIENT_INTERNAL_NETWORK_CLIENT_H_
 #define FJORD_CLIENT_INTERNAL_NETWORK_CLIENT_H_
 
-#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -129,8 +128,9 @@ class NetworkClient {
   const Mode mode_;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::thread thread_;             // kThread
-  std::atomic<bool> shut_{false};  // kCaller: Stop has run
+  std::thread thread_;  // kThread
+  // Set by Shutdown, on the io thread (kCaller: the thread that drives,
+  // which is Stop's too, never at the same time).
   bool stopped_ = false;
   std::function<void()> listener_;
   asio::steady_timer tick_;
