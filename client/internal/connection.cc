@@ -1,5 +1,8 @@
 #include "client/internal/connection.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "absl/strings/str_format.h"
 #include "client/internal/backoff.h"
 #include "client/internal/errors.h"
@@ -11,6 +14,11 @@ namespace {
 // The largest response the client accepts (a fetch is bounded by its
 // max_bytes; this only stops a corrupt size from allocating wildly).
 constexpr int32_t kMaxResponseBytes = 1 << 30;
+// Responses are read into chunks of at least this size (several small
+// answers per read), and a read is never offered less room than
+// kMinReadBytes.
+constexpr size_t kChunkBytes = 64 * 1024;
+constexpr size_t kMinReadBytes = 4 * 1024;
 }  // namespace
 
 Connection::Connection(asio::io_context& io, int32_t node_id, HostPort address,
@@ -178,44 +186,64 @@ void Connection::MaybeWrite() {
 }
 
 void Connection::ReadNext() {
+  // What the next read must be able to hold: the rest of a response whose
+  // size is known, else at least its size field.
+  size_t need = 4;
+  const size_t have = chunk_end_ - chunk_start_;
+  if (have >= 4) {
+    need = 4 + static_cast<size_t>(
+                   log::internal::LoadBE<int32_t>(chunk_.get() + chunk_start_));
+  }
+  if (chunk_ != nullptr && have == 0 && chunk_.use_count() == 1) {
+    chunk_start_ = chunk_end_ = 0;  // nobody holds a response in it
+  }
+  if (chunk_ == nullptr || chunk_capacity_ - chunk_start_ < need ||
+      chunk_capacity_ - chunk_end_ < kMinReadBytes) {
+    const size_t capacity = std::max(need, kChunkBytes);
+    std::shared_ptr<uint8_t[]> fresh(new uint8_t[capacity]);
+    if (have > 0) std::memcpy(fresh.get(), chunk_.get() + chunk_start_, have);
+    chunk_ = std::move(fresh);
+    chunk_capacity_ = capacity;
+    chunk_start_ = 0;
+    chunk_end_ = have;
+  }
   auto self = shared_from_this();
-  asio::async_read(
-      socket_, asio::buffer(size_bytes_),
-      [this, self](const std::error_code& ec, size_t) {
+  socket_.async_read_some(
+      asio::buffer(chunk_.get() + chunk_end_, chunk_capacity_ - chunk_end_),
+      [this, self](const std::error_code& ec, size_t n) {
         if (state_ == State::kClosed) return;
         if (ec) {
+          const bool mid_response = chunk_end_ > chunk_start_;
           Close(absl::UnavailableError(absl::StrFormat(
-              "connection to %s lost: %s", Describe(),
+              "connection to %s lost%s: %s", Describe(),
+              mid_response ? " mid-response" : "",
               ec == asio::error::eof ? "closed by the broker" : ec.message())));
           return;
         }
-        const int32_t size = log::internal::LoadBE<int32_t>(size_bytes_);
-        if (size < 4 || size > kMaxResponseBytes) {
-          Close(absl::UnavailableError(absl::StrFormat(
-              "bad response size %d from %s", size, Describe())));
-          return;
-        }
-        std::shared_ptr<uint8_t[]> buffer(new uint8_t[size]);
-        receiving_ = true;
-        asio::async_read(
-            socket_, asio::buffer(buffer.get(), size),
-            [this, self, buffer, size](const std::error_code& ec, size_t) {
-              receiving_ = false;
-              if (state_ == State::kClosed) return;
-              if (ec) {
-                Close(absl::UnavailableError(
-                    absl::StrFormat("connection to %s lost mid-response: %s",
-                                    Describe(), ec.message())));
-                return;
-              }
-              OnResponse(buffer, static_cast<size_t>(size));
-              if (state_ != State::kClosed) ReadNext();
-            });
+        chunk_end_ += n;
+        if (DeliverResponses()) ReadNext();
       });
 }
 
-void Connection::OnResponse(std::shared_ptr<uint8_t[]> buffer, size_t size) {
-  const int32_t correlation_id = log::internal::LoadBE<int32_t>(buffer.get());
+bool Connection::DeliverResponses() {
+  while (chunk_end_ - chunk_start_ >= 4) {
+    uint8_t* frame = chunk_.get() + chunk_start_;
+    const int32_t size = log::internal::LoadBE<int32_t>(frame);
+    if (size < 4 || size > kMaxResponseBytes) {
+      Close(absl::UnavailableError(
+          absl::StrFormat("bad response size %d from %s", size, Describe())));
+      return false;
+    }
+    if (chunk_end_ - chunk_start_ < 4 + static_cast<size_t>(size)) break;
+    chunk_start_ += 4 + static_cast<size_t>(size);
+    OnResponse(std::span<uint8_t>(frame + 4, static_cast<size_t>(size)));
+    if (state_ == State::kClosed) return false;
+  }
+  return true;
+}
+
+void Connection::OnResponse(std::span<uint8_t> frame) {
+  const int32_t correlation_id = log::internal::LoadBE<int32_t>(frame.data());
   if (in_flight_.empty() ||
       in_flight_.front().correlation_id != correlation_id) {
     Close(absl::UnavailableError(absl::StrFormat(
@@ -225,54 +253,67 @@ void Connection::OnResponse(std::shared_ptr<uint8_t[]> buffer, size_t size) {
   Pending p = std::move(in_flight_.front());
   in_flight_.pop_front();
   ArmTimer();
-  Response resp{std::move(buffer), {}};
-  resp.body = std::span<uint8_t>(resp.buffer.get() + 4, size - 4);
+  // The body shares the chunk's ownership.
+  Response resp{chunk_, frame.subspan(4)};
   p.handler(absl::OkStatus(), std::move(resp));
   MaybeWrite();
 }
 
+std::optional<int64_t> Connection::NextDeadline() const {
+  if (state_ == State::kClosed) return std::nullopt;
+  if (state_ == State::kConnecting && in_flight_.empty()) {
+    return connect_deadline_ms_;
+  }
+  if (!in_flight_.empty()) return in_flight_.front().deadline_ms;
+  if (!writing_.empty()) return writing_.front().deadline_ms;
+  return std::nullopt;
+}
+
 void Connection::ArmTimer() {
-  if (state_ == State::kClosed) return;
+  const std::optional<int64_t> deadline = NextDeadline();
+  // Nothing outstanding: a pending timer finds that out when it fires.
+  if (!deadline) return;
+  if (timer_armed_ && timer_at_ms_ <= *deadline) return;
   // A handler already queued when the timer is re-armed still runs (with
   // no error): it must see that it is stale.
   const uint64_t generation = ++timer_generation_;
-  int64_t deadline;
-  if (state_ == State::kConnecting && in_flight_.empty()) {
-    deadline = connect_deadline_ms_;
-  } else if (!in_flight_.empty()) {
-    deadline = in_flight_.front().deadline_ms;
-  } else if (!writing_.empty()) {
-    deadline = writing_.front().deadline_ms;
-  } else {
-    timer_.cancel();
+  timer_armed_ = true;
+  timer_at_ms_ = *deadline;
+  timer_.expires_at(std::chrono::steady_clock::time_point(
+      std::chrono::milliseconds(*deadline)));
+  auto self = shared_from_this();
+  timer_.async_wait([this, self, generation](const std::error_code& ec) {
+    OnTimer(ec, generation);
+  });
+}
+
+void Connection::OnTimer(const std::error_code& ec, uint64_t generation) {
+  if (generation != timer_generation_) return;  // re-armed meanwhile
+  timer_armed_ = false;
+  if (ec || state_ == State::kClosed) return;
+  const std::optional<int64_t> deadline = NextDeadline();
+  if (!deadline) return;
+  const int64_t now = SteadyNowMs();
+  if (now < *deadline) {
+    ArmTimer();  // armed for a request answered since
     return;
   }
-  timer_.expires_at(std::chrono::steady_clock::time_point(
-      std::chrono::milliseconds(deadline)));
-  auto self = shared_from_this();
-  timer_.async_wait(
-      [this, self, deadline, generation](const std::error_code& ec) {
-        if (ec || state_ == State::kClosed) return;
-        if (generation != timer_generation_) return;  // re-armed meanwhile
-        const int64_t now = SteadyNowMs();
-        if (now < deadline) return;
-        // Fired late, so the loop was not being run (a consumer's runs only
-        // inside Poll), and an answer is being read or waiting to be: the time
-        // went by on our side, not the broker's. It gets a fresh timeout, which
-        // a loop that keeps running then enforces on time (a broker stalled
-        // mid-answer is still timed out).
-        std::error_code aec;
-        if (now - deadline > kLateTimerMs && !in_flight_.empty() &&
-            (receiving_ || (socket_.available(aec) > 0 && !aec))) {
-          in_flight_.front().deadline_ms = now + options_.request_timeout_ms;
-          ArmTimer();
-          return;
-        }
-        Close(absl::DeadlineExceededError(absl::StrFormat(
-            "%s did not answer within request.timeout.ms (%d ms)%s", Describe(),
-            options_.request_timeout_ms,
-            state_ == State::kConnecting ? " while connecting" : "")));
-      });
+  // Fired late, so the loop was not being run (a consumer's runs only
+  // inside Poll), and an answer is being read or waiting to be: the time
+  // went by on our side, not the broker's. It gets a fresh timeout, which
+  // a loop that keeps running then enforces on time (a broker stalled
+  // mid-answer is still timed out).
+  std::error_code aec;
+  if (now - *deadline > kLateTimerMs && !in_flight_.empty() &&
+      (chunk_end_ > chunk_start_ || (socket_.available(aec) > 0 && !aec))) {
+    in_flight_.front().deadline_ms = now + options_.request_timeout_ms;
+    ArmTimer();
+    return;
+  }
+  Close(absl::DeadlineExceededError(absl::StrFormat(
+      "%s did not answer within request.timeout.ms (%d ms)%s", Describe(),
+      options_.request_timeout_ms,
+      state_ == State::kConnecting ? " while connecting" : "")));
 }
 
 void Connection::Close(absl::Status reason) {

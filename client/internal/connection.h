@@ -2,11 +2,12 @@
 // It connects (with a timeout), negotiates API versions with ApiVersions,
 // then pipelines requests: up to `max_in_flight` written and unanswered at
 // once, several written with one gather write, responses matched to
-// requests in order by correlation id. Each response body arrives in a
-// buffer of its own that the handler may keep (the consumer's records are
-// views into it). A request not answered within its timeout, a broken
-// socket or a malformed response closes the connection and fails every
-// request on it with kUnavailable or kDeadlineExceeded.
+// requests in order by correlation id. Responses are read in chunks (one
+// read takes whatever the socket holds, often several small answers); a
+// response's body is a view into a shared chunk that the handler may keep
+// (the consumer's records are views into it). A request not answered within its
+// timeout, a broken socket or a malformed response closes the connection and
+// fails every request on it with kUnavailable or kDeadlineExceeded.
 //
 // Confined to the io_context's thread: call everything from there; handlers
 // run there too.
@@ -100,8 +101,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void SendApiVersions(int16_t version);
   void MaybeWrite();
   void ReadNext();
-  void OnResponse(std::shared_ptr<uint8_t[]> buffer, size_t size);
+  // Hands out every complete response in the chunk; false if that closed
+  // the connection.
+  bool DeliverResponses();
+  void OnResponse(std::span<uint8_t> frame);
+  // The deadline the timer must enforce now (the oldest request's, or the
+  // connect deadline), or nullopt if nothing is outstanding.
+  std::optional<int64_t> NextDeadline() const;
   void ArmTimer();
+  void OnTimer(const std::error_code& ec, uint64_t generation);
 
   asio::io_context& io_;
   const int32_t node_id_;
@@ -109,8 +117,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const ConnectionOptions options_;
   asio::ip::tcp::socket socket_;
   asio::ip::tcp::resolver resolver_;
+  // Armed lazily: never later than NextDeadline(), but not re-armed while
+  // it is due at or before it (deadlines only grow as requests are
+  // answered); when it fires early it re-arms for the deadline then due.
   asio::steady_timer timer_;
-  uint64_t timer_generation_ = 0;  // bumped by each ArmTimer
+  uint64_t timer_generation_ = 0;  // bumped by each arming
+  bool timer_armed_ = false;
+  int64_t timer_at_ms_ = 0;
   // A timer that fires this much after its deadline was not being waited
   // for: the loop ran elsewhere (ArmTimer).
   static constexpr int64_t kLateTimerMs = 100;
@@ -123,10 +136,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<Pending> writing_;    // in the current write
   std::deque<Pending> in_flight_;  // written, awaiting a response
   bool write_active_ = false;
-  // A response's size has been read and its body is being read.
-  bool receiving_ = false;
+  // Bytes read: [chunk_start_, chunk_end_) of chunk_ are not yet part of
+  // a delivered response (a partial one, when not empty); delivered
+  // responses still share chunk_, so it is never compacted in place.
+  std::shared_ptr<uint8_t[]> chunk_;
+  size_t chunk_capacity_ = 0;
+  size_t chunk_start_ = 0;
+  size_t chunk_end_ = 0;
   std::vector<asio::const_buffer> write_buffers_;
-  uint8_t size_bytes_[4];
   std::vector<kafka::VersionRange> apis_;
 };
 

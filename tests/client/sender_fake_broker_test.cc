@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -49,6 +50,11 @@ constexpr int16_t kAppendThenDrop = -101;
 // Append the batch, send the first half of the answer, and then nothing
 // more on that connection, which stays open (a broker host that hangs).
 constexpr int16_t kAppendThenStall = -102;
+
+// How answers are written: each in one write; a byte per write (so the
+// client's reads split size fields and bodies); or held while more
+// requests arrive within a few milliseconds, then several in one write.
+enum class AnswerShape { kWhole, kByteByByte, kCoalesced };
 
 class FakeBroker {
  public:
@@ -105,6 +111,10 @@ class FakeBroker {
     return it == records_appended_.end() ? 0 : it->second;
   }
   int init_producer_id_calls() const { return pid_calls_.load(); }
+  // Before the producer connects.
+  void SetAnswerShape(AnswerShape shape) { shape_ = shape; }
+  // Writes that carried more than one answer (kCoalesced).
+  int coalesced_writes() const { return coalesced_writes_.load(); }
 
  private:
   void Accept() {
@@ -134,8 +144,41 @@ class FakeBroker {
     return true;
   }
 
+  static bool SendAll(int fd, const std::string& bytes) {
+    return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+
+  // Writes `bytes` (one answer) as shape_ says; false if the peer is gone.
+  bool Answer(int fd, const std::string& bytes, std::string* held,
+              int* held_count) {
+    switch (shape_) {
+      case AnswerShape::kWhole:
+        return SendAll(fd, bytes);
+      case AnswerShape::kByteByByte:
+        for (char c : bytes) {
+          if (!SendAll(fd, std::string(1, c))) return false;
+        }
+        return true;
+      case AnswerShape::kCoalesced: {
+        held->append(bytes);
+        ++*held_count;
+        pollfd pfd{fd, POLLIN, 0};
+        if (*held_count < 8 && ::poll(&pfd, 1, 5) == 1) return true;
+        if (*held_count > 1) coalesced_writes_++;
+        const bool ok = SendAll(fd, *held);
+        held->clear();
+        *held_count = 0;
+        return ok;
+      }
+    }
+    return false;
+  }
+
   void Serve(int fd) {
     bool stalled = false;
+    std::string held;  // kCoalesced: answers not written yet
+    int held_count = 0;
     for (;;) {
       uint8_t size_bytes[4];
       if (!ReadFull(fd, size_bytes, 4)) return;
@@ -196,10 +239,7 @@ class FakeBroker {
         bytes.resize(bytes.size() / 2);
         stalled = true;
       }
-      if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
-          static_cast<ssize_t>(bytes.size())) {
-        return;
-      }
+      if (!Answer(fd, bytes, &held, &held_count)) return;
     }
   }
 
@@ -283,6 +323,8 @@ class FakeBroker {
   std::map<std::string, int64_t> records_appended_;
   int64_t log_end_ = 0;
   std::atomic<int> pid_calls_{0};
+  AnswerShape shape_ = AnswerShape::kWhole;
+  std::atomic<int> coalesced_writes_{0};
 };
 
 struct Outcome {
@@ -360,6 +402,24 @@ TEST_CASE(
     next += b.records;
   }
   CHECK(next == 200);
+}
+
+TEST_CASE(
+    "Answers split into single bytes, or several in one write, are each "
+    "matched to their request",
+    "[client][sender][fake]") {
+  // The producer reads answers in chunks: a size field or body cut across
+  // reads, and several answers in one read, must all come out whole.
+  for (AnswerShape shape :
+       {AnswerShape::kByteByByte, AnswerShape::kCoalesced}) {
+    FakeBroker broker([](const SeenBatch&, int) -> int16_t { return 0; });
+    broker.SetAnswerShape(shape);
+    Outcome out;
+    ProduceAll(broker, 300, &out);
+    CheckDeliveredInOrder(out, 300);
+    CHECK(broker.appended() == broker.seen().size());  // no resends
+    if (shape == AnswerShape::kCoalesced) CHECK(broker.coalesced_writes() > 0);
+  }
 }
 
 TEST_CASE(
