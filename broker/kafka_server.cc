@@ -1,6 +1,7 @@
 #include "broker/kafka_server.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "log/internal/endian.h"
@@ -11,6 +12,10 @@ namespace fjord::broker {
 namespace {
 // Smallest valid request: api key, version, correlation id, client id len.
 constexpr int32_t kMinRequestBytes = 10;
+// A connection reads into a buffer of this size (grown for a larger
+// request), never offering a read less room than kMinReadBytes.
+constexpr size_t kReadChunkBytes = 64 * 1024;
+constexpr size_t kMinReadBytes = 4 * 1024;
 }  // namespace
 
 KafkaServer::KafkaServer(asio::io_context& io, const BrokerConfig& config,
@@ -152,30 +157,56 @@ asio::awaitable<void> KafkaServer::Session(std::shared_ptr<Socket> socket) {
       ec ? "unknown peer"
          : absl::StrFormat("%s:%d", remote.address().to_string(),
                            remote.port());
-  std::vector<uint8_t> frame;
+  // Requests are read in chunks: one read takes whatever the socket holds
+  // (a request's size field and body together, often several pipelined
+  // requests); [start, end) is what is read but not handled yet.
+  std::vector<uint8_t> buf(kReadChunkBytes);
+  size_t start = 0;
+  size_t end = 0;
   for (;;) {
-    uint8_t size_bytes[4];
-    co_await asio::async_read(*socket, asio::buffer(size_bytes),
-                              asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) break;  // closed by the peer, or shutting down
-    const int32_t size = log::internal::LoadBE<int32_t>(size_bytes);
-    if (size < kMinRequestBytes || size > config_.socket_request_max_bytes) {
-      spdlog::warn(
-          "closing connection from {}: request size {} is outside "
-          "[{}, socket.request.max.bytes={}]",
-          peer, size, kMinRequestBytes, config_.socket_request_max_bytes);
-      if (metrics_ != nullptr) metrics_->BadFrame();
-      break;
+    size_t need = 4;
+    if (end - start >= 4) {
+      const int32_t size = log::internal::LoadBE<int32_t>(buf.data() + start);
+      if (size < kMinRequestBytes || size > config_.socket_request_max_bytes) {
+        spdlog::warn(
+            "closing connection from {}: request size {} is outside "
+            "[{}, socket.request.max.bytes={}]",
+            peer, size, kMinRequestBytes, config_.socket_request_max_bytes);
+        if (metrics_ != nullptr) metrics_->BadFrame();
+        break;
+      }
+      need = 4 + static_cast<size_t>(size);
     }
-    frame.resize(static_cast<size_t>(size));
-    co_await asio::async_read(*socket, asio::buffer(frame),
-                              asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      spdlog::warn("closing connection from {}: truncated request ({})", peer,
-                   ec.message());
-      if (metrics_ != nullptr) metrics_->BadFrame();
-      break;
+    if (end - start < need) {
+      // Room for the rest of this request and a useful read: handled
+      // requests are dropped from the front; a buffer grown for a large
+      // request shrinks back once it is empty.
+      if (start == end) {
+        start = end = 0;
+        if (buf.size() > 4 * kReadChunkBytes) buf.assign(kReadChunkBytes, 0);
+      }
+      if (buf.size() - start < need || buf.size() - end < kMinReadBytes) {
+        std::memmove(buf.data(), buf.data() + start, end - start);
+        end -= start;
+        start = 0;
+        if (buf.size() < need) buf.resize(std::max(need, kReadChunkBytes));
+      }
+      const size_t n = co_await socket->async_read_some(
+          asio::buffer(buf.data() + end, buf.size() - end),
+          asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (end > start) {  // closed, or shutting down, mid-request
+          spdlog::warn("closing connection from {}: truncated request ({})",
+                       peer, ec.message());
+          if (metrics_ != nullptr) metrics_->BadFrame();
+        }
+        break;
+      }
+      end += n;
+      continue;
     }
+    std::span<uint8_t> frame(buf.data() + start + 4, need - 4);
+    start += need;
     auto handled = co_await handler_->Handle(frame);
     if (!handled.ok()) {
       spdlog::warn("closing connection from {}: {}", peer,
