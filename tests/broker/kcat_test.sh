@@ -100,6 +100,24 @@ sleep 0.3
 grep -q "closing connection from 127.0.0.1" "$dir/broker.log" || fail "no log line for the bad frame"
 K -L > /dev/null 2>&1 || fail "broker unusable after a bad frame"
 
+step "requests cut into single bytes, or two in one write, are each answered"
+# ApiVersions v0, correlation id 7 (then 8), client id "t": 11 bytes.
+req7='\x00\x00\x00\x0b\x00\x12\x00\x00\x00\x00\x00\x07\x00\x01\x74'
+req8='\x00\x00\x00\x0b\x00\x12\x00\x00\x00\x00\x00\x08\x00\x01\x74'
+exec 3<>"/dev/tcp/127.0.0.1/$port" || fail "cannot connect"
+for b in $(printf "$req7" | od -An -v -tx1); do printf "\\x$b" >&3; sleep 0.02; done
+printf "$req7$req8" >&3
+# Three answers, read a byte at a time (dd bs=1: nothing read past them).
+readn() { timeout 5 dd bs=1 count="$1" status=none <&3 | od -An -v -tx1 | tr -d ' \n'; }
+size=$((16#$(readn 4)))
+[ "$size" -gt 6 ] || fail "no answer to a request sent byte by byte"
+[ "$(readn "$size" | cut -c1-12)" = "000000070000" ] || fail "byte-by-byte request: bad answer"
+for want in 7 8; do
+  got=$(readn "$((size + 4))")
+  [ "$(echo "$got" | cut -c9-20)" = "0000000${want}0000" ] || fail "pipelined request $want: answer starts $(echo "$got" | head -c 40)"
+done
+exec 3<&-
+
 step "/metrics reports what happened"
 metrics() {
   exec 3<>"/dev/tcp/127.0.0.1/$mport" || fail "cannot connect to /metrics"
