@@ -257,7 +257,25 @@ void Producer::Impl::Send(const ProducerRecord& record,
                          record.headers, timestamp, std::move(callback), size,
                          /*only_if_open=*/false);
   }
-  if (result.new_batch || result.batch_full) WakeSender();
+  if (result.new_batch || result.batch_full) {
+    const bool ready_now = result.batch_full || config_.linger_ms == 0;
+    if (!ready_now || !SendNow()) WakeSender();
+  }
+}
+
+bool Producer::Impl::SendNow() {
+  client::internal::LoopGuard::TryHold hold(net_.guard());
+  if (!hold) return false;  // the network thread is at work: it will see
+  // Only the steady state; anything else (a producer id to get, metadata
+  // to apply, everything to fail) is left to Run on the network thread.
+  if (abort_.load() ||
+      (config_.enable_idempotence && pid_state_ != PidState::kReady) ||
+      net_.metadata().version != applied_metadata_version_) {
+    return false;
+  }
+  const int64_t next = SendReady(SteadyNowMs());
+  if (next != INT64_MAX) ScheduleRun(next);
+  return true;
 }
 
 absl::Status Producer::Impl::Flush(std::chrono::milliseconds timeout) {

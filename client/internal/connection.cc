@@ -19,11 +19,24 @@ constexpr int32_t kMaxResponseBytes = 1 << 30;
 // kMinReadBytes.
 constexpr size_t kChunkBytes = 64 * 1024;
 constexpr size_t kMinReadBytes = 4 * 1024;
+
+// Drops the first `n` bytes (already written) from `buffers`.
+void DropPrefix(std::vector<asio::const_buffer>* buffers, size_t n) {
+  size_t i = 0;
+  while (i < buffers->size() && n >= (*buffers)[i].size()) {
+    n -= (*buffers)[i].size();
+    i++;
+  }
+  if (i < buffers->size()) (*buffers)[i] += n;
+  buffers->erase(buffers->begin(),
+                 buffers->begin() + static_cast<ptrdiff_t>(i));
+}
 }  // namespace
 
-Connection::Connection(asio::io_context& io, int32_t node_id, HostPort address,
-                       ConnectionOptions options)
+Connection::Connection(asio::io_context& io, LoopGuard* guard, int32_t node_id,
+                       HostPort address, ConnectionOptions options)
     : io_(io),
+      guard_(guard),
       node_id_(node_id),
       address_(std::move(address)),
       options_(std::move(options)),
@@ -55,32 +68,36 @@ void Connection::Start(std::function<void(absl::Status)> done,
   auto self = shared_from_this();
   resolver_.async_resolve(
       address_.host, std::to_string(address_.port),
-      [this, self](const std::error_code& ec,
-                   asio::ip::tcp::resolver::results_type results) {
-        if (state_ == State::kClosed) return;
-        if (ec) {
-          Close(absl::UnavailableError(absl::StrFormat(
-              "cannot resolve %s: %s", address_.ToString(), ec.message())));
-          return;
-        }
-        asio::async_connect(socket_, results,
-                            [this, self](const std::error_code& ec,
-                                         const asio::ip::tcp::endpoint&) {
-                              if (state_ == State::kClosed) return;
-                              if (ec) {
-                                Close(absl::UnavailableError(absl::StrFormat(
-                                    "cannot connect to %s: %s",
-                                    address_.ToString(), ec.message())));
-                                return;
-                              }
-                              OnConnected();
-                            });
-      });
+      Guarded(
+          guard_, [this, self](const std::error_code& ec,
+                               asio::ip::tcp::resolver::results_type results) {
+            if (state_ == State::kClosed) return;
+            if (ec) {
+              Close(absl::UnavailableError(absl::StrFormat(
+                  "cannot resolve %s: %s", address_.ToString(), ec.message())));
+              return;
+            }
+            asio::async_connect(
+                socket_, results,
+                Guarded(guard_, [this, self](const std::error_code& ec,
+                                             const asio::ip::tcp::endpoint&) {
+                  if (state_ == State::kClosed) return;
+                  if (ec) {
+                    Close(absl::UnavailableError(
+                        absl::StrFormat("cannot connect to %s: %s",
+                                        address_.ToString(), ec.message())));
+                    return;
+                  }
+                  OnConnected();
+                }));
+          }));
 }
 
 void Connection::OnConnected() {
   std::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  // MaybeWrite's first try must not block.
+  socket_.non_blocking(true, ec);
   ReadNext();
   SendApiVersions(2);
 }
@@ -166,11 +183,33 @@ void Connection::MaybeWrite() {
     queue_.pop_front();
   }
   if (write_buffers_.empty()) return;
-  write_active_ = true;
   ArmTimer();
+  // Most writes are taken whole at once: tried here first, no completion
+  // handler (and, off the loop's thread, no wake-up of it) is needed.
+  std::error_code ec;
+  const size_t total = asio::buffer_size(write_buffers_);
+  size_t written = socket_.write_some(write_buffers_, ec);
+  if (ec) written = 0;  // would block; an error, the async write reports
+  if (written == total) {
+    // acks=0 requests are done, but reported from the loop, not from
+    // inside the Send that wrote them.
+    if (!writing_.empty()) {
+      auto done = std::make_shared<std::deque<Pending>>();
+      done->swap(writing_);
+      asio::post(io_, Guarded(guard_, [done] {
+                   for (Pending& p : *done) {
+                     p.handler(absl::OkStatus(), Response{});
+                   }
+                 }));
+    }
+    return;
+  }
+  DropPrefix(&write_buffers_, written);
+  write_active_ = true;
   auto self = shared_from_this();
   asio::async_write(
-      socket_, write_buffers_, [this, self](const std::error_code& ec, size_t) {
+      socket_, write_buffers_,
+      Guarded(guard_, [this, self](const std::error_code& ec, size_t) {
         write_active_ = false;
         if (state_ == State::kClosed) return;
         if (ec) {
@@ -178,11 +217,15 @@ void Connection::MaybeWrite() {
               "writing to %s failed: %s", Describe(), ec.message())));
           return;
         }
-        std::deque<Pending> written;
-        written.swap(writing_);
-        for (Pending& p : written) p.handler(absl::OkStatus(), Response{});
-        if (state_ != State::kClosed) MaybeWrite();
-      });
+        OnWritten();
+      }));
+}
+
+void Connection::OnWritten() {
+  std::deque<Pending> written;
+  written.swap(writing_);
+  for (Pending& p : written) p.handler(absl::OkStatus(), Response{});
+  if (state_ != State::kClosed) MaybeWrite();
 }
 
 void Connection::ReadNext() {
@@ -210,7 +253,7 @@ void Connection::ReadNext() {
   auto self = shared_from_this();
   socket_.async_read_some(
       asio::buffer(chunk_.get() + chunk_end_, chunk_capacity_ - chunk_end_),
-      [this, self](const std::error_code& ec, size_t n) {
+      Guarded(guard_, [this, self](const std::error_code& ec, size_t n) {
         if (state_ == State::kClosed) return;
         if (ec) {
           const bool mid_response = chunk_end_ > chunk_start_;
@@ -222,7 +265,7 @@ void Connection::ReadNext() {
         }
         chunk_end_ += n;
         if (DeliverResponses()) ReadNext();
-      });
+      }));
 }
 
 bool Connection::DeliverResponses() {
@@ -282,9 +325,10 @@ void Connection::ArmTimer() {
   timer_.expires_at(std::chrono::steady_clock::time_point(
       std::chrono::milliseconds(*deadline)));
   auto self = shared_from_this();
-  timer_.async_wait([this, self, generation](const std::error_code& ec) {
-    OnTimer(ec, generation);
-  });
+  timer_.async_wait(
+      Guarded(guard_, [this, self, generation](const std::error_code& ec) {
+        OnTimer(ec, generation);
+      }));
 }
 
 void Connection::OnTimer(const std::error_code& ec, uint64_t generation) {

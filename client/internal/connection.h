@@ -9,8 +9,10 @@
 // timeout, a broken socket or a malformed response closes the connection and
 // fails every request on it with kUnavailable or kDeadlineExceeded.
 //
-// Confined to the io_context's thread: call everything from there; handlers
-// run there too.
+// Confined to the io thread: call everything from the thread running the
+// loop, or holding its LoopGuard (client/internal/loop_guard.h); handlers
+// run holding the guard. A write is tried at once, without waiting for the
+// socket, and is left to the loop only if the socket takes part of it.
 #ifndef FJORD_CLIENT_INTERNAL_CONNECTION_H_
 #define FJORD_CLIENT_INTERNAL_CONNECTION_H_
 
@@ -26,6 +28,7 @@
 #include "absl/status/status.h"
 #include "asio.hpp"
 #include "client/internal/config.h"
+#include "client/internal/loop_guard.h"
 #include "client/internal/protocol.h"
 
 namespace fjord::client::internal {
@@ -46,8 +49,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   enum class State { kIdle, kConnecting, kReady, kClosed };
 
-  Connection(asio::io_context& io, int32_t node_id, HostPort address,
-             ConnectionOptions options);
+  // `guard` (may be null: a loop only one thread runs) must outlive the
+  // connection's handlers.
+  Connection(asio::io_context& io, LoopGuard* guard, int32_t node_id,
+             HostPort address, ConnectionOptions options);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection();
@@ -100,6 +105,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnConnected();
   void SendApiVersions(int16_t version);
   void MaybeWrite();
+  // A write's end: acks=0 requests are done; more may be written.
+  void OnWritten();
   void ReadNext();
   // Hands out every complete response in the chunk; false if that closed
   // the connection.
@@ -112,6 +119,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnTimer(const std::error_code& ec, uint64_t generation);
 
   asio::io_context& io_;
+  LoopGuard* const guard_;
   const int32_t node_id_;
   const HostPort address_;
   const ConnectionOptions options_;

@@ -49,7 +49,7 @@ void NetworkClient::Start() {
 
 bool NetworkClient::OnIoThread() const {
   if (mode_ == Mode::kCaller) return driving == this;
-  return std::this_thread::get_id() == thread_.get_id();
+  return guard_.HeldHere() || std::this_thread::get_id() == thread_.get_id();
 }
 
 void NetworkClient::Shutdown() {
@@ -129,7 +129,8 @@ void NetworkClient::Connect(int32_t node_id, const HostPort& address,
   options.client_id = config_.client_id;
   options.request_timeout_ms = config_.request_timeout_ms;
   options.max_in_flight = max_in_flight_;
-  auto c = std::make_shared<Connection>(io_, node_id, address, options);
+  auto c =
+      std::make_shared<Connection>(io_, guard(), node_id, address, options);
   node->connection = c;
   c->Start(
       [this, node_id](absl::Status s) {
@@ -179,7 +180,7 @@ void NetworkClient::ScheduleTick(int64_t at_ms) {
   tick_at_ms_ = at_ms;
   tick_.expires_at(
       std::chrono::steady_clock::time_point(std::chrono::milliseconds(at_ms)));
-  tick_.async_wait([this](const std::error_code& ec) {
+  tick_.async_wait(Guarded(guard(), [this](const std::error_code& ec) {
     if (ec || stopped_) return;
     tick_at_ms_ = 0;
     if (SteadyNowMs() - last_metadata_request_ms_ > kMetadataMaxAgeMs) {
@@ -187,7 +188,7 @@ void NetworkClient::ScheduleTick(int64_t at_ms) {
     }
     MaybeUpdateMetadata();
     Notify();
-  });
+  }));
 }
 
 Connection* NetworkClient::AnyReady() {

@@ -10,10 +10,11 @@
 // such hand-off costs tens of microseconds of latency. "The io thread"
 // below is that thread, or the thread inside Drive.
 //
-// Thread safety: Start, Stop, Post, Interrupt and OnIoThread may be called
-// from any thread, Drive and DriveReady from one thread at a time (kCaller,
-// and not from within the loop); everything else only on the io thread
-// (from a posted function or a handler), and the listener runs there.
+// Thread safety: Start, Stop, Post, Interrupt, OnIoThread and guard may be
+// called from any thread, Drive and DriveReady from one thread at a time
+// (kCaller, and not from within the loop); everything else only on the io
+// thread (from a posted function or a handler, or, kThread, holding the
+// loop's guard), and the listener runs there.
 #ifndef FJORD_CLIENT_INTERNAL_NETWORK_CLIENT_H_
 #define FJORD_CLIENT_INTERNAL_NETWORK_CLIENT_H_
 
@@ -33,6 +34,7 @@
 #include "client/internal/backoff.h"
 #include "client/internal/config.h"
 #include "client/internal/connection.h"
+#include "client/internal/loop_guard.h"
 
 namespace fjord::client::internal {
 
@@ -70,7 +72,13 @@ class NetworkClient {
   // Closes every connection (failing what is outstanding) and ends the loop
   // (kThread: joins the thread). Idempotent. Not from the io thread.
   void Stop();
-  void Post(std::function<void()> fn) { asio::post(io_, std::move(fn)); }
+  void Post(std::function<void()> fn) {
+    asio::post(io_, Guarded(guard(), std::move(fn)));
+  }
+  // kThread: the guard the loop's thread holds while it runs handlers; a
+  // thread that takes it (LoopGuard::TryHold) may do the loop's work. Null
+  // for kCaller, whose loop only the driving thread runs.
+  LoopGuard* guard() { return mode_ == Mode::kThread ? &guard_ : nullptr; }
   // Makes a thread waiting in Drive return (it re-checks what it waits
   // for).
   void Interrupt() {
@@ -127,6 +135,7 @@ class NetworkClient {
   const bool allow_auto_topic_creation_;
   const Mode mode_;
   asio::io_context io_;
+  LoopGuard guard_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   std::thread thread_;  // kThread
   // Set by Shutdown, on the io thread (kCaller: the thread that drives,

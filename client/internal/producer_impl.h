@@ -6,8 +6,9 @@
 // and completes, retries or fails batches from the answers.
 //
 // Thread safety: the public functions are thread-safe; members marked
-// "network thread" are touched only there. Lock order: topics_mu_, then
-// the accumulator's locks.
+// "network thread" are touched only there, or by a Send holding the
+// loop's guard (SendNow), which the network thread holds while it works. Lock
+// order: topics_mu_, then the accumulator's locks.
 #ifndef FJORD_CLIENT_INTERNAL_PRODUCER_IMPL_H_
 #define FJORD_CLIENT_INTERNAL_PRODUCER_IMPL_H_
 
@@ -54,6 +55,10 @@ class Producer::Impl {
                                       int64_t deadline_ms)
       ABSL_LOCKS_EXCLUDED(topics_mu_);
   void WakeSender();
+  // Sends what is ready from this thread, if the network thread is idle
+  // (it holds the loop's guard while it works), saving the wake-up of that
+  // thread; false if it must be woken to do it instead.
+  bool SendNow();
   // Steady-clock time when a Send blocked from now must give up.
   int64_t BlockDeadline() const;
 

@@ -81,11 +81,12 @@ void Producer::Impl::ScheduleRun(int64_t at_ms) {
   run_timer_at_ms_ = at_ms;
   run_timer_.expires_at(
       std::chrono::steady_clock::time_point(std::chrono::milliseconds(at_ms)));
-  run_timer_.async_wait([this](const std::error_code& ec) {
-    if (ec) return;
-    run_timer_at_ms_ = 0;
-    Run();
-  });
+  run_timer_.async_wait(client::internal::Guarded(
+      net_.guard(), [this](const std::error_code& ec) {
+        if (ec) return;
+        run_timer_at_ms_ = 0;
+        Run();
+      }));
 }
 
 void Producer::Impl::Run() {

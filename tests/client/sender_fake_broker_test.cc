@@ -602,6 +602,65 @@ TEST_CASE(
   CHECK(seen[1].base_sequence == seen[0].base_sequence);
 }
 
+TEST_CASE(
+    "Sends from several threads, some written by the sending thread itself, "
+    "keep each thread's order and are appended once",
+    "[client][sender][fake]") {
+  // With linger.ms 0 a Send that finds the network thread idle writes the
+  // request itself; one that finds it busy leaves the work to it. Threads
+  // pausing now and then get both, against retriable refusals.
+  FakeBroker broker([](const SeenBatch&, int index) -> int16_t {
+    return index % 40 == 3 ? 6 : 0;  // NOT_LEADER_OR_FOLLOWER now and then
+  });
+  auto producer = Producer::Create({{"bootstrap.servers", broker.bootstrap()},
+                                    {"linger.ms", "0"},
+                                    {"retry.backoff.ms", "5"},
+                                    {"request.timeout.ms", "5000"},
+                                    {"delivery.timeout.ms", "30000"}});
+  REQUIRE(producer.ok());
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 400;
+  std::mutex mu;
+  std::vector<std::vector<int64_t>> offsets(kThreads);
+  int failed = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; t++) {
+    threads.emplace_back([&, t] {
+      std::string value(50, static_cast<char>('a' + t));
+      for (int i = 0; i < kPerThread; i++) {
+        ProducerRecord r;
+        r.topic = "t";
+        r.value = value;
+        (*producer)->Send(
+            r, [&, t](const absl::Status& s, const RecordMetadata& md) {
+              std::lock_guard<std::mutex> l(mu);
+              if (s.ok()) {
+                offsets[t].push_back(md.offset);
+              } else {
+                failed++;
+              }
+            });
+        if (i % 7 == t) {
+          std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  REQUIRE((*producer)->Flush(std::chrono::seconds(30)).ok());
+  std::lock_guard<std::mutex> l(mu);
+  CHECK(failed == 0);
+  for (int t = 0; t < kThreads; t++) {
+    REQUIRE(offsets[t].size() == static_cast<size_t>(kPerThread));
+    // Callbacks of one partition run in offset order, and one thread's
+    // records were appended in the order it sent them.
+    for (size_t i = 1; i < offsets[t].size(); i++) {
+      CHECK(offsets[t][i] > offsets[t][i - 1]);
+    }
+  }
+  CHECK(broker.records_appended("t") == kThreads * kPerThread);
+}
+
 TEST_CASE("Without idempotence no producer id is requested",
           "[client][sender][fake]") {
   FakeBroker broker([](const SeenBatch&, int) -> int16_t { return 0; });

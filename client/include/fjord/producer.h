@@ -9,8 +9,10 @@
 //
 // Thread-safe: one Producer may be shared by any number of threads.
 // Delivery callbacks run on the producer's network thread, in offset order
-// within a partition; keep them short and do not call Flush or Close from
-// one.
+// within a partition, one at a time; keep them short and do not call Flush
+// or Close from one. (When that thread is idle, Send writes a ready
+// request itself rather than wake it; a batch that fails right there, its
+// request refused before any byte is sent, is reported inside that Send.)
 #ifndef FJORD_CLIENT_INCLUDE_FJORD_PRODUCER_H_
 #define FJORD_CLIENT_INCLUDE_FJORD_PRODUCER_H_
 
