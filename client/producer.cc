@@ -273,9 +273,12 @@ bool Producer::Impl::SendNow() {
       net_.metadata().version != applied_metadata_version_) {
     return false;
   }
+  sending_inline_ = true;
+  run_wanted_ = false;
   const int64_t next = SendReady(SteadyNowMs());
+  sending_inline_ = false;
   if (next != INT64_MAX) ScheduleRun(next);
-  return true;
+  return !run_wanted_;
 }
 
 absl::Status Producer::Impl::Flush(std::chrono::milliseconds timeout) {

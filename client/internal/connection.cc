@@ -14,9 +14,9 @@ namespace {
 // The largest response the client accepts (a fetch is bounded by its
 // max_bytes; this only stops a corrupt size from allocating wildly).
 constexpr int32_t kMaxResponseBytes = 1 << 30;
-// Responses are read into chunks of at least this size (several small
-// answers per read), and a read is never offered less room than
-// kMinReadBytes.
+// Responses are read into chunks of this size (several small answers per
+// read; a larger answer's chunk has this much room beyond it); a read
+// whose answer's size is not known yet is offered at least kMinReadBytes.
 constexpr size_t kChunkBytes = 64 * 1024;
 constexpr size_t kMinReadBytes = 4 * 1024;
 
@@ -229,23 +229,27 @@ void Connection::OnWritten() {
 }
 
 void Connection::ReadNext() {
-  // What the next read must be able to hold: the rest of a response whose
-  // size is known, else at least its size field.
-  size_t need = 4;
   const size_t have = chunk_end_ - chunk_start_;
-  if (have >= 4) {
-    need = 4 + static_cast<size_t>(
-                   log::internal::LoadBE<int32_t>(chunk_.get() + chunk_start_));
-  }
   if (chunk_ != nullptr && have == 0 && chunk_.use_count() == 1) {
     chunk_start_ = chunk_end_ = 0;  // nobody holds a response in it
   }
-  if (chunk_ == nullptr || chunk_capacity_ - chunk_start_ < need ||
-      chunk_capacity_ - chunk_end_ < kMinReadBytes) {
-    const size_t capacity = std::max(need, kChunkBytes);
-    std::shared_ptr<uint8_t[]> fresh(new uint8_t[capacity]);
-    if (have > 0) std::memcpy(fresh.get(), chunk_.get() + chunk_start_, have);
-    chunk_ = std::move(fresh);
+  // A fresh chunk only when the response being read does not fit in this
+  // one (its size known), or when its size is not and room is short; a
+  // large response gets room for itself and the next few.
+  bool fresh = chunk_ == nullptr;
+  size_t capacity = kChunkBytes;
+  if (have >= 4) {
+    const size_t need = 4 + static_cast<size_t>(log::internal::LoadBE<int32_t>(
+                                chunk_.get() + chunk_start_));
+    fresh = chunk_capacity_ - chunk_start_ < need;
+    if (need > kChunkBytes) capacity = need + kChunkBytes;
+  } else if (!fresh) {
+    fresh = chunk_capacity_ - chunk_end_ < kMinReadBytes;
+  }
+  if (fresh) {
+    std::shared_ptr<uint8_t[]> chunk(new uint8_t[capacity]);
+    if (have > 0) std::memcpy(chunk.get(), chunk_.get() + chunk_start_, have);
+    chunk_ = std::move(chunk);
     chunk_capacity_ = capacity;
     chunk_start_ = 0;
     chunk_end_ = have;

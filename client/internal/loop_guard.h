@@ -12,7 +12,9 @@
 #ifndef FJORD_CLIENT_INTERNAL_LOOP_GUARD_H_
 #define FJORD_CLIENT_INTERNAL_LOOP_GUARD_H_
 
+#include <atomic>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 namespace fjord::client::internal {
@@ -23,18 +25,24 @@ class LoopGuard {
   LoopGuard(const LoopGuard&) = delete;
   LoopGuard& operator=(const LoopGuard&) = delete;
 
-  // True on the thread holding the guard.
-  bool HeldHere() const { return holder_ == this; }
+  // True on the thread holding the guard. (Only that thread stores its own
+  // id, so a relaxed load is enough to tell "me" from "not me".)
+  bool HeldHere() const {
+    return owner_.load(std::memory_order_relaxed) == std::this_thread::get_id();
+  }
 
   // Holds the guard for its lifetime, waiting for it; a no-op on the
   // thread already holding it (a handler run from within another).
   class Hold {
    public:
     explicit Hold(LoopGuard* g) : g_(g->HeldHere() ? nullptr : g) {
-      if (g_ != nullptr) g_->Enter();
+      if (g_ != nullptr) {
+        g_->mu_.lock();
+        g_->SetOwner();
+      }
     }
     ~Hold() {
-      if (g_ != nullptr) g_->Leave();
+      if (g_ != nullptr) g_->Release();
     }
     Hold(const Hold&) = delete;
     Hold& operator=(const Hold&) = delete;
@@ -50,16 +58,10 @@ class LoopGuard {
    public:
     explicit TryHold(LoopGuard* g)
         : g_(!g->HeldHere() && g->mu_.try_lock() ? g : nullptr) {
-      if (g_ != nullptr) {
-        saved_ = holder_;
-        holder_ = g_;
-      }
+      if (g_ != nullptr) g_->SetOwner();
     }
     ~TryHold() {
-      if (g_ != nullptr) {
-        holder_ = saved_;
-        g_->mu_.unlock();
-      }
+      if (g_ != nullptr) g_->Release();
     }
     explicit operator bool() const { return g_ != nullptr; }
     TryHold(const TryHold&) = delete;
@@ -67,23 +69,19 @@ class LoopGuard {
 
    private:
     LoopGuard* const g_;
-    const LoopGuard* saved_ = nullptr;
   };
 
  private:
-  void Enter() {
-    mu_.lock();
-    saved_ = holder_;
-    holder_ = this;
+  void SetOwner() {
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   }
-  void Leave() {
-    holder_ = saved_;
+  void Release() {
+    owner_.store(std::thread::id(), std::memory_order_relaxed);
     mu_.unlock();
   }
 
   std::mutex mu_;
-  const LoopGuard* saved_ = nullptr;  // the holder's, while held
-  static inline thread_local const LoopGuard* holder_ = nullptr;
+  std::atomic<std::thread::id> owner_{};
 };
 
 // `f` wrapped to run holding `g` (for completion handlers and posted

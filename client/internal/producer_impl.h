@@ -145,6 +145,10 @@ class Producer::Impl {
     std::vector<Batch*> batches;
   };
   std::vector<Plan> plans_;
+  // SendReady is running inside a Send (SendNow), which leaves what needs
+  // more than sending to Run; run_wanted_: something was left.
+  bool sending_inline_ = false;
+  bool run_wanted_ = false;
 };
 
 }  // namespace fjord

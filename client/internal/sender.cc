@@ -284,7 +284,13 @@ int64_t Producer::Impl::SendReady(int64_t now, bool in_doubt_only) {
       }
       const int32_t leader = leaders_[i];
       if (leader < 0) {
-        net_.RequestMetadataUpdate();
+        // Metadata requests (which may close a connection) are the network
+        // thread's: a Send sending inline leaves the batch to its Run.
+        if (sending_inline_) {
+          run_wanted_ = true;
+        } else {
+          net_.RequestMetadataUpdate();
+        }
         continue;
       }
       Plan* plan = nullptr;
@@ -304,11 +310,20 @@ int64_t Producer::Impl::SendReady(int64_t now, bool in_doubt_only) {
       q->in_flight.push_back(b);
       plan->batches.push_back(b);
     }
+    // A request failed at once (its connection closed) runs Run again from
+    // inside SendProduce: plans_ may be refilled meanwhile, so these are
+    // sent from a list of their own.
+    std::vector<Plan> plans;
+    plans.swap(plans_);
     bool sent = false;
-    for (Plan& p : plans_) {
+    for (Plan& p : plans) {
       if (p.batches.empty()) continue;
       SendProduce(p.conn, std::move(p.batches));
       sent = true;
+    }
+    if (plans_.empty()) {  // keep the allocation
+      plans.clear();
+      plans_.swap(plans);
     }
     if (!sent) break;
   }
