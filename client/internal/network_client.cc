@@ -11,24 +11,6 @@ namespace {
 constexpr int64_t kMetadataMaxAgeMs = 5 * 60 * 1000;
 }  // namespace
 
-namespace {
-// The NetworkClient whose loop this thread is running inside Drive.
-thread_local const NetworkClient* driving = nullptr;
-
-class DrivingScope {
- public:
-  explicit DrivingScope(const NetworkClient* c) : saved_(driving) {
-    driving = c;
-  }
-  ~DrivingScope() { driving = saved_; }
-  DrivingScope(const DrivingScope&) = delete;
-  DrivingScope& operator=(const DrivingScope&) = delete;
-
- private:
-  const NetworkClient* saved_;
-};
-}  // namespace
-
 NetworkClient::NetworkClient(CommonConfig config, int max_in_flight,
                              bool allow_auto_topic_creation, Mode mode)
     : config_(std::move(config)),
@@ -47,10 +29,7 @@ void NetworkClient::Start() {
   Post([this] { MaybeUpdateMetadata(); });
 }
 
-bool NetworkClient::OnIoThread() const {
-  if (mode_ == Mode::kCaller) return driving == this;
-  return guard_.HeldHere() || std::this_thread::get_id() == thread_.get_id();
-}
+bool NetworkClient::OnIoThread() const { return guard_.HeldHere(); }
 
 void NetworkClient::Shutdown() {
   stopped_ = true;
@@ -67,7 +46,7 @@ void NetworkClient::Shutdown() {
 void NetworkClient::Stop() {
   if (mode_ == Mode::kCaller) {
     if (stopped_) return;
-    DrivingScope scope(this);
+    LoopGuard::Hold hold(&guard_);
     Shutdown();
     io_.poll();  // what the closed connections failed
     io_.stop();
@@ -83,13 +62,13 @@ void NetworkClient::Stop() {
 
 void NetworkClient::Drive(std::chrono::milliseconds timeout) {
   if (stopped_) return;
-  DrivingScope scope(this);
+  LoopGuard::Hold hold(&guard_);
   io_.run_one_for(timeout);
 }
 
 void NetworkClient::DriveReady() {
   if (stopped_) return;
-  DrivingScope scope(this);
+  LoopGuard::Hold hold(&guard_);
   io_.poll();
 }
 

@@ -77,13 +77,15 @@ class NetworkClient {
   }
   // kThread: the guard the loop's thread holds while it runs handlers; a
   // thread that takes it (LoopGuard::TryHold) may do the loop's work. Null
-  // for kCaller, whose loop only the driving thread runs.
+  // for kCaller, whose loop only the driving thread runs (Drive holds the
+  // guard for its whole run, so handlers need not take it).
   LoopGuard* guard() { return mode_ == Mode::kThread ? &guard_ : nullptr; }
   // Makes a thread waiting in Drive return (it re-checks what it waits
   // for).
   void Interrupt() {
     Post([] {});
   }
+  // True on the thread running the loop's code now (holding its guard).
   bool OnIoThread() const;
 
   // kCaller: runs the loop on this thread until one handler has run or
